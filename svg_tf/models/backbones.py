@@ -1,0 +1,177 @@
+"""Frame encoders and decoders: DCGAN (SM-MNIST) and VGG (KTH, BAIR) at 64 and 128 px.
+
+All take and return time-major groups of frames (`[G, B, ...]`, see layers.py). An encoder
+maps frames to `h` of size g_dim plus the skip tensors the decoder concatenates at each
+resolution (outermost first); a decoder maps `(g, skips)` to frames through a sigmoid.
+Layer sizes follow the authors' models/dcgan_{64,128}.py and vgg_{64,128}.py; `width` (64 in
+the paper) scales every convolution, for small CPU experiments.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from svg_tf.models.layers import ConvBlock, merge_groups, split_groups
+
+BACKBONE_NAMES = ("dcgan", "vgg")
+
+
+def stage_channels(image_size: int, width: int = 64) -> list[int]:
+    """Channels of each down-sampling stage: 64,128,256,512 (+512 at 128 px)."""
+    multipliers = {64: [1, 2, 4, 8], 128: [1, 2, 4, 8, 8]}
+    if image_size not in multipliers:
+        raise ValueError(f"image_size={image_size!r} is invalid: expected 64 or 128")
+    return [width * m for m in multipliers[image_size]]
+
+
+class _Backbone(keras.layers.Layer):
+    """Shared constructor arguments and config of all encoders and decoders."""
+
+    def __init__(self, image_size=64, channels=1, g_dim=128, width=64, **kwargs):
+        super().__init__(**kwargs)
+        self.image_size = image_size
+        self.channels = channels
+        self.g_dim = g_dim
+        self.width = width
+        self.stages = stage_channels(image_size, width)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(image_size=self.image_size, channels=self.channels, g_dim=self.g_dim,
+                      width=self.width)
+        return config
+
+
+def _encode_head(block, x, training):
+    """Final 4x4 valid conv to a 1x1 map, returned as `[G, B, g_dim]`."""
+    h = block(x, training=training)
+    return tf.reshape(h, [tf.shape(h)[0], -1, h.shape[-1]])
+
+
+def _as_map(g):
+    """`[G, B, g_dim]` -> `[G, B, 1, 1, g_dim]` for the first transposed conv."""
+    return g[:, :, None, None, :]
+
+
+@keras.saving.register_keras_serializable(package="svg_tf")
+class DCGANEncoder(_Backbone):
+    """DCGAN discriminator: stride-2 4x4 convs, then a 4x4 valid conv to g_dim and tanh."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.blocks = [ConvBlock(c, 4, strides=2, padding="same", name=f"c{i + 1}")
+                       for i, c in enumerate(self.stages)]
+        self.head = ConvBlock(self.g_dim, 4, padding="valid", activation="tanh",
+                              name=f"c{len(self.stages) + 1}")
+
+    def call(self, x, training=False):
+        skips = []
+        for block in self.blocks:
+            x = block(x, training=training)
+            skips.append(x)
+        return _encode_head(self.head, x, training), skips
+
+
+@keras.saving.register_keras_serializable(package="svg_tf")
+class DCGANDecoder(_Backbone):
+    """DCGAN generator with the encoder's skips concatenated before each up-convolution."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.head = ConvBlock(self.stages[-1], 4, padding="valid", transpose=True, name="upc1")
+        outputs = self.stages[:-1][::-1] + [self.channels]
+        self.blocks = [
+            ConvBlock(c, 4, strides=2, padding="same", transpose=True,
+                      normalize=i < len(outputs) - 1,
+                      activation="leaky_relu" if i < len(outputs) - 1 else "sigmoid",
+                      name=f"upc{i + 2}")
+            for i, c in enumerate(outputs)]
+
+    def call(self, g, skips, training=False):
+        x = self.head(_as_map(g), training=training)
+        for block, skip in zip(self.blocks, reversed(skips)):
+            x = block(tf.concat([x, skip], axis=-1), training=training)
+        return x
+
+
+@keras.saving.register_keras_serializable(package="svg_tf")
+class VGGEncoder(_Backbone):
+    """VGG16 up to its last pool: [3x3 conv, BN, LReLU] blocks, 2x2 max-pool between stages."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        depth = [2, 2, 3, 3, 3]
+        self.stage_blocks = [
+            [ConvBlock(c, 3, name=f"c{s + 1}_{j + 1}") for j in range(depth[s])]
+            for s, c in enumerate(self.stages)]
+        self.head = ConvBlock(self.g_dim, 4, padding="valid", activation="tanh",
+                              name=f"c{len(self.stages) + 1}")
+
+    def call(self, x, training=False):
+        skips = []
+        for s, blocks in enumerate(self.stage_blocks):
+            if s > 0:
+                x = _max_pool(x)
+            for block in blocks:
+                x = block(x, training=training)
+            skips.append(x)
+        return _encode_head(self.head, _max_pool(x), training), skips
+
+
+@keras.saving.register_keras_serializable(package="svg_tf")
+class VGGDecoder(_Backbone):
+    """The VGG encoder mirrored: nearest x2 up-sampling, concat skip, 3x3 conv blocks."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        depth = [2, 2, 3, 3, 3]
+        self.head = ConvBlock(self.stages[-1], 4, padding="valid", transpose=True, name="upc1")
+        self.stage_blocks = []
+        for s in reversed(range(len(self.stages))):
+            c = self.stages[s]
+            if s > 0:
+                outs = [c] * (depth[s] - 1) + [self.stages[s - 1]]
+                blocks = [ConvBlock(o, 3) for o in outs]
+            else:  # outermost stage: one conv block, then a 3x3 transposed conv to frames
+                blocks = [ConvBlock(c, 3),
+                          ConvBlock(self.channels, 3, transpose=True, normalize=False,
+                                    activation="sigmoid")]
+            self.stage_blocks.append(blocks)
+
+    def call(self, g, skips, training=False):
+        x = self.head(_as_map(g), training=training)
+        for blocks, skip in zip(self.stage_blocks, reversed(skips)):
+            x = tf.concat([_upsample(x), skip], axis=-1)
+            for block in blocks:
+                x = block(x, training=training)
+        return x
+
+
+def _max_pool(x):
+    groups = tf.shape(x)[0]
+    return split_groups(tf.nn.max_pool2d(merge_groups(x), 2, 2, "VALID"), groups)
+
+
+def _upsample(x):
+    """Nearest-neighbour x2, as nn.UpsamplingNearest2d(scale_factor=2)."""
+    groups = tf.shape(x)[0]
+    y = merge_groups(x)
+    y = tf.repeat(tf.repeat(y, 2, axis=1), 2, axis=2)
+    return split_groups(y, groups)
+
+
+_ENCODERS = {"dcgan": DCGANEncoder, "vgg": VGGEncoder}
+_DECODERS = {"dcgan": DCGANDecoder, "vgg": VGGDecoder}
+
+
+def make_backbone(name, image_size=64, channels=1, g_dim=128, width=64):
+    """(encoder, decoder) of backbone `name` in {dcgan, vgg}."""
+    if name not in _ENCODERS:
+        raise ValueError(f"backbone={name!r} is invalid: expected one of {list(BACKBONE_NAMES)}")
+    args = dict(image_size=image_size, channels=channels, g_dim=g_dim, width=width)
+    return _ENCODERS[name](name="encoder", **args), _DECODERS[name](name="decoder", **args)
+
+
+__all__ = ["DCGANEncoder", "DCGANDecoder", "VGGEncoder", "VGGDecoder", "make_backbone",
+           "stage_channels"]

@@ -1,0 +1,336 @@
+"""SVG: the stochastic video generation model (SVG-LP, SVG-FP) and its deterministic baseline.
+
+Training (paper section 3, DESIGN.md section 4), for t = 1 .. T-1 with teacher forcing:
+    h_t = enc(x_t);  q_t = posterior(h_t);  z_t = mu_q + sigma_q * eps_t
+    p_t = prior(h_{t-1}) (lp) | N(0, I) (fp);   g_t = predictor([h_{t-1}, z_t]);
+    x_hat_t = dec(g_t, skips)
+    loss = sum_t mse(x_hat_t, x_t) + beta * sum_t mean_batch sum_z KL(q_t || p_t)
+Because every input of the recurrences is a ground-truth frame, all T frames are encoded in
+one batched call and all T-1 predictions decoded in one; only the LSTM cells loop over time.
+
+Noise is stateless: eps is a pure function of (config.seed, optimizer step), drawn for the
+global batch and sliced per replica, so a step on N replicas equals a step on one device.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from svg_tf.config import SVGConfig
+from svg_tf.models.backbones import make_backbone
+from svg_tf.models.recurrent import GaussianLSTM, LSTMStack, reparameterize
+
+tfd = tfp.distributions
+
+_TRAIN_SALT = 0
+_TEST_SALT = 1
+
+
+def skip_frame_indices(mode: str, n_past: int, seq_len: int) -> list[int]:
+    """For each step t = 1 .. seq_len-1, the frame whose encoder skips feed the decoder.
+
+    last:     the last ground-truth frame before t, at most frame n_past-1 (the paper);
+    original: as the authors' code, refreshed only while t < n_past, so frame n_past-2;
+    every:    frame t-1 at every step (the authors' --last_frame_skip).
+    """
+    if mode == "last":
+        return [min(t - 1, n_past - 1) for t in range(1, seq_len)]
+    if mode == "original":
+        return [min(t - 1, max(n_past - 2, 0)) for t in range(1, seq_len)]
+    if mode == "every":
+        return [t - 1 for t in range(1, seq_len)]
+    raise ValueError(f"skip={mode!r} is invalid: expected one of ['last', 'original', 'every']")
+
+
+@keras.saving.register_keras_serializable(package="svg_tf")
+class SVG(keras.Model):
+    """SVG-LP (`model='lp'`), SVG-FP (`'fp'`) or the deterministic LSTM (`'det'`)."""
+
+    def __init__(self, config=None, **kwargs):
+        super().__init__(**kwargs)
+        if config is None:
+            config = SVGConfig()
+        elif isinstance(config, dict):
+            config = SVGConfig.from_dict(config)
+        self.svg_config = config
+        c = config
+        self.variant = c.model
+        self.encoder, self.decoder = make_backbone(
+            c.backbone, image_size=c.image_size, channels=c.channels, g_dim=c.g_dim,
+            width=c.width)
+        self.frame_predictor = LSTMStack(c.g_dim, c.rnn_size, c.predictor_rnn_layers,
+                                         name="frame_predictor")
+        self.posterior = (GaussianLSTM(c.z_dim, c.rnn_size, c.posterior_rnn_layers,
+                                       name="posterior") if c.model != "det" else None)
+        self.prior = (GaussianLSTM(c.z_dim, c.rnn_size, c.prior_rnn_layers, name="prior")
+                      if c.model == "lp" else None)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.mse_tracker = keras.metrics.Mean(name="mse")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+        self._sample_fn = None
+
+    # ------------------------------------------------------------------ building blocks
+    def encode(self, frames, training=False):
+        """Time-major frames `[T, B, H, W, C]` -> (h `[T, B, g]`, skips `[T, B, ...]`).
+
+        With bn_statistics='frame' each time step is its own batch-norm group, as in the
+        authors' per-frame calls; 'batch' pools the statistics over all frames.
+        """
+        if self.svg_config.bn_statistics == "frame" or not training:
+            return self.encoder(frames, training=training)
+        steps = tf.shape(frames)[0]
+        h, skips = self.encoder(_as_one_group(frames), training=training)
+        return _to_groups(h, steps), [_to_groups(s, steps) for s in skips]
+
+    def decode(self, g, skips, training=False):
+        """`[T, B, g]` and skips `[T, B, ...]` -> frames `[T, B, H, W, C]`."""
+        if self.svg_config.bn_statistics == "frame" or not training:
+            return self.decoder(g, skips, training=training)
+        steps = tf.shape(g)[0]
+        frames = self.decoder(_as_one_group(g), [_as_one_group(s) for s in skips],
+                              training=training)
+        return _to_groups(frames, steps)
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.mse_tracker, self.kl_tracker]
+
+    # ------------------------------------------------------------------ training
+    def elbo_terms(self, x, eps=None, training=False):
+        """Per-step loss terms for a batch-major video batch `x` `[B, T, H, W, C]`.
+
+        eps: posterior noise `[T-1, B, z_dim]` (None: zeros, i.e. the posterior mean).
+        Returns a dict with `mse` and `kl` of shape `[T-1]` (mse: mean over batch and
+        pixels; kl: summed over z, averaged over the batch), `loss` (their beta-weighted sum
+        over time) and `predictions` `[T-1, B, H, W, C]`.
+        """
+        c = self.svg_config
+        frames = tf.transpose(tf.convert_to_tensor(x, self.compute_dtype), [1, 0, 2, 3, 4])
+        seq_len = frames.shape[0]
+        h, skips = self.encode(frames, training=training)
+        h_prev, h_target = h[:-1], h[1:]
+        if self.variant == "det":
+            predictor_input = h_prev
+            kl = tf.zeros([seq_len - 1], tf.float32)
+        else:
+            posterior, _ = self.posterior.distribution(h_target, training=training)
+            if eps is None:
+                eps = tf.zeros_like(posterior.loc)
+            z = reparameterize(posterior, eps)
+            if self.variant == "lp":
+                prior, _ = self.prior.distribution(h_prev, training=training)
+            else:
+                prior = tfd.Normal(tf.zeros_like(posterior.loc), tf.ones_like(posterior.scale))
+            kl = tf.reduce_mean(tf.reduce_sum(tfd.kl_divergence(posterior, prior), -1), -1)
+            predictor_input = tf.concat([h_prev, tf.cast(z, h_prev.dtype)], axis=-1)
+        g, _ = self.frame_predictor(predictor_input, training=training)
+        index = skip_frame_indices(c.skip, c.n_past, seq_len)
+        chosen = [tf.gather(s, index) for s in skips]
+        predictions = self.decode(g, chosen, training=training)
+        error = tf.square(tf.cast(predictions, tf.float32) - tf.cast(frames[1:], tf.float32))
+        mse = tf.reduce_mean(error, axis=[1, 2, 3, 4])
+        loss = tf.reduce_sum(mse) + c.beta * tf.reduce_sum(kl)
+        return {"loss": loss, "mse": mse, "kl": kl, "predictions": predictions}
+
+    def posterior_noise(self, x, salt=_TRAIN_SALT, step=None):
+        """eps `[T-1, B_local, z]` for this replica: a slice of the global batch's noise.
+
+        A pure function of (config.seed, salt, step, replica), so runs are reproducible and
+        independent of the number of replicas. `step` defaults to the optimizer's iteration.
+        """
+        if self.variant == "det":
+            return None
+        x = tf.convert_to_tensor(x)
+        local = tf.shape(x)[0]
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync if context is not None else 1
+        replica = context.replica_id_in_sync_group if context is not None else 0
+        if step is None:
+            optimizer = getattr(self, "optimizer", None)
+            step = optimizer.iterations if optimizer is not None else 0
+        seed = tf.stack([tf.cast(self.svg_config.seed, tf.int64) * 2 + salt,
+                         tf.cast(step, tf.int64)])
+        shape = [x.shape[1] - 1, local * replicas, self.svg_config.z_dim]
+        noise = tf.random.stateless_normal(tf.stack(shape), seed)
+        start = tf.cast(replica, tf.int32) * local
+        return noise[:, start:start + local]
+
+    def _replicas(self):
+        context = tf.distribute.get_replica_context()
+        return context.num_replicas_in_sync if context is not None else 1
+
+    def _update_trackers(self, terms, frames):
+        # Logged per frame as the original does: totals divided by n_past + n_future.
+        self.loss_tracker.update_state(terms["loss"] / frames)
+        self.mse_tracker.update_state(tf.reduce_sum(terms["mse"]) / frames)
+        self.kl_tracker.update_state(tf.reduce_sum(terms["kl"]) / frames)
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):
+        x = _unpack(data)
+        eps = self.posterior_noise(x, _TRAIN_SALT)
+        with tf.GradientTape() as tape:
+            terms = self.elbo_terms(x, eps, training=True)
+            # Each replica's loss is a mean over its local batch; the optimizer sums the
+            # gradients over replicas, so dividing by their number gives the global mean.
+            scaled = terms["loss"] / self._replicas()
+            if hasattr(self.optimizer, "scale_loss"):
+                scaled = self.optimizer.scale_loss(scaled)
+        grads = tape.gradient(scaled, self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        return self._update_trackers(terms, x.shape[1])
+
+    def test_step(self, data):
+        x = _unpack(data)
+        eps = self.posterior_noise(x, _TEST_SALT)
+        terms = self.elbo_terms(x, eps, training=False)
+        return self._update_trackers(terms, x.shape[1])
+
+    def call(self, x, training=False):
+        """Teacher-forced one-step predictions `[B, T-1, H, W, C]` with the posterior mean."""
+        predictions = self.elbo_terms(x, None, training=training)["predictions"]
+        return tf.transpose(predictions, [1, 0, 2, 3, 4])
+
+    def build(self, input_shape=None):
+        """Create every weight with one dummy forward pass (no statistics are updated)."""
+        c = self.svg_config
+        dummy = tf.zeros([1, c.seq_len, *c.frame_shape], self.compute_dtype)
+        self.elbo_terms(dummy, None, training=False)
+        self.built = True
+
+    # ------------------------------------------------------------------ generation
+    def sample(self, context, n_future, num_samples=1, seed=None, return_prior=False):
+        """Sample `num_samples` continuations of each context video.
+
+        context: `[B, n_past, H, W, C]` in [0, 1]. Returns frames
+        `[B, num_samples, n_future, H, W, C]`; with return_prior also the learned prior's
+        mean and sigma `[B, num_samples, n_future, z_dim]` at each predicted step (fp: 0 and
+        1; det: zeros of width 0). Context steps are generated as in the original: z from the
+        posterior on the true next frame, which warms up the LSTM states. Samples are tiled
+        into the batch (one pass per time step for all of them) and all randomness is
+        stateless: the same seed gives the same frames.
+        """
+        if seed is None:
+            seed = [self.svg_config.seed, 0]
+        seed = tf.cast(tf.reshape(tf.convert_to_tensor(seed), [-1])[:2], tf.int64)
+        if seed.shape[0] == 1:
+            seed = tf.concat([seed, [0]], 0)
+        context = tf.convert_to_tensor(context, tf.float32)
+        if self._sample_fn is None:
+            self._sample_fn = tf.function(self._sample, reduce_retracing=True)
+        frames, mu, sigma = self._sample_fn(context, tf.constant(n_future, tf.int32),
+                                            tf.constant(num_samples, tf.int32), seed)
+        if return_prior:
+            return frames, mu, sigma
+        return frames
+
+    def _sample(self, context, n_future, num_samples, seed):
+        c = self.svg_config
+        n_past = context.shape[1]
+        if n_past is None:
+            raise ValueError("the context length (axis 1) must be static")
+        batch = tf.shape(context)[0]
+        total = batch * num_samples
+        z_dim = c.z_dim if self.variant != "det" else 0
+        post_seed, prior_seed = tf.unstack(
+            tf.random.experimental.stateless_split(seed, num=2))
+
+        ctx = tf.transpose(tf.cast(context, self.compute_dtype), [1, 0, 2, 3, 4])
+        h_ctx, skips_ctx = self.encode(ctx, training=False)
+        h_ctx = tf.repeat(h_ctx, num_samples, axis=1)  # [P, B*S, g], sample-minor
+
+        predictor_states = self.frame_predictor.initial_state(total, h_ctx.dtype)
+        prior_states = (self.prior.initial_state(total, tf.float32)
+                        if self.variant == "lp" else None)
+        if n_past > 1:
+            if self.variant == "det":
+                predictor_input = h_ctx[:-1]
+            else:
+                posterior, _ = self.posterior.distribution(h_ctx[1:])
+                eps = tf.random.stateless_normal(tf.shape(posterior.loc), post_seed)
+                z = reparameterize(posterior, eps)
+                predictor_input = tf.concat([h_ctx[:-1], tf.cast(z, h_ctx.dtype)], -1)
+                if self.variant == "lp":
+                    _, _, prior_states = self.prior(h_ctx[:-1])
+            _, predictor_states = self.frame_predictor(predictor_input)
+
+        first_skip = {"last": n_past - 1, "original": max(n_past - 2, 0),
+                      "every": n_past - 1}[c.skip]
+        skips = [tf.repeat(s[first_skip], num_samples, axis=0) for s in skips_ctx]
+        prior_noise = tf.random.stateless_normal(tf.stack([n_future, total, max(z_dim, 1)]),
+                                                 prior_seed)
+
+        def body(t, h_prev, skips, predictor_states, prior_states, frames_ta, mu_ta, sigma_ta):
+            if self.variant == "det":
+                predictor_input = h_prev
+                mu = sigma = tf.zeros([total, 0])
+            else:
+                if self.variant == "lp":
+                    prior, prior_states = self.prior.distribution_step(h_prev, prior_states)
+                    mu, sigma = prior.loc, prior.scale
+                else:
+                    mu, sigma = tf.zeros([total, z_dim]), tf.ones([total, z_dim])
+                z = mu + sigma * prior_noise[t]
+                predictor_input = tf.concat([h_prev, tf.cast(z, h_prev.dtype)], -1)
+            g, predictor_states = self.frame_predictor.step(predictor_input, predictor_states)
+            frame = self.decoder(g[None], [s[None] for s in skips], training=False)
+            h_next, skips_next = self.encoder(frame, training=False)
+            if c.skip == "every":
+                skips = [s[0] for s in skips_next]
+            return (t + 1, h_next[0], skips, predictor_states, prior_states,
+                    frames_ta.write(t, tf.cast(frame[0], tf.float32)), mu_ta.write(t, mu),
+                    sigma_ta.write(t, sigma))
+
+        loop_vars = (tf.constant(0), h_ctx[-1], skips, predictor_states, prior_states,
+                     tf.TensorArray(tf.float32, size=n_future),
+                     tf.TensorArray(tf.float32, size=n_future),
+                     tf.TensorArray(tf.float32, size=n_future))
+        if prior_states is None:
+            loop_vars = loop_vars[:4] + (0,) + loop_vars[5:]
+        outputs = tf.while_loop(lambda t, *_: t < n_future, body, loop_vars)
+        frames, mu, sigma = (ta.stack() for ta in outputs[5:])
+        shape = tf.concat([[n_future, batch, num_samples], tf.shape(frames)[2:]], 0)
+        frames = tf.transpose(tf.reshape(frames, shape), [1, 2, 0, 3, 4, 5])
+        stat_shape = tf.stack([n_future, batch, num_samples, z_dim])
+        mu = tf.transpose(tf.reshape(mu, stat_shape), [1, 2, 0, 3])
+        sigma = tf.transpose(tf.reshape(sigma, stat_shape), [1, 2, 0, 3])
+        return frames, mu, sigma
+
+    # ------------------------------------------------------------------ serialisation
+    def get_config(self):
+        return {"config": self.svg_config.to_dict(), "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(config=config["config"], name=config.get("name"))
+
+
+def _unpack(data):
+    x = data[0] if isinstance(data, (tuple, list)) else data
+    return tf.convert_to_tensor(x)
+
+
+def _as_one_group(x):
+    """[T, B, ...] -> [1, T*B, ...]: one batch-norm group for all frames."""
+    return tf.reshape(x, [1, -1] + list(x.shape[2:]))
+
+
+def _to_groups(x, steps):
+    return tf.reshape(x, [steps, -1] + list(x.shape[2:]))
+
+
+def build_model(config: SVGConfig, compile: bool = True, jit_compile=False) -> SVG:
+    """A built SVG model (all weights created) and, by default, compiled with Adam.
+
+    Weights are initialised as the original (N(0, 0.02) convs/linears, BN gamma N(1, 0.02),
+    PyTorch's uniform LSTM init); call `keras.utils.set_random_seed` first for a reproducible
+    initialisation.
+    """
+    model = SVG(config, name=f"svg_{config.model}")
+    model.build()
+    if compile:
+        model.compile(optimizer=keras.optimizers.Adam(config.lr, beta_1=config.beta1),
+                      jit_compile=jit_compile)
+    return model
