@@ -1,0 +1,40 @@
+"""Shared fixtures: tiny model configs so the suite stays fast on 2 CPU cores."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+from svg_tf.config import get_config  # noqa: E402
+
+
+def tiny_config(model="lp", **overrides):
+    """SM-MNIST structure (dcgan64) with narrow layers and short sequences."""
+    values = dict(width=8, g_dim=16, z_dim=4, rnn_size=32, n_past=3, n_future=3, n_eval=8,
+                  batch_size=4)
+    values.update(overrides)
+    return get_config("smmnist", model, **values)
+
+
+@pytest.fixture
+def tiny():
+    return tiny_config
+
+
+def trained_tiny_model(model="lp", steps=15, seed=1, **overrides):
+    """A tiny model after a few training steps, so that its outputs depend on its inputs
+    (an untrained one predicts grey frames whatever the noise: BN moving stats are 0/1)."""
+    import keras
+    import tensorflow as tf
+
+    from svg_tf import build_model
+    from svg_tf.datasets.synthetic import bouncing_squares
+
+    keras.utils.set_random_seed(seed)
+    config = tiny_config(model, **overrides)
+    svg = build_model(config)
+    videos = bouncing_squares(64, config.seq_len, seed=seed)
+    data = tf.data.Dataset.from_tensor_slices(videos).repeat().batch(config.batch_size)
+    svg.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
+    return svg

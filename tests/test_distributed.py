@@ -1,0 +1,79 @@
+"""Acceptance 5: a MirroredStrategy step on 2 logical CPUs equals a single-device step on the
+same global batch (loss and updated weights, 1e-5). Runs in a subprocess because logical
+devices must be configured before TensorFlow initialises.
+
+Weights are compared after SGD steps: Adam's first update is lr * g / (|g| + eps), which turns
+float rounding in gradients that are zero in exact arithmetic (conv biases before batch norm)
+into updates of +-lr, so Adam weights can differ by ~1e-3 even when gradients agree to 1e-9.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+SCRIPT = textwrap.dedent("""
+    import json, os, sys
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    import numpy as np, tensorflow as tf, keras
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    sys.path.insert(0, sys.argv[1])
+    from conftest import tiny_config
+    from svg_tf import build_model
+    from svg_tf.datasets.synthetic import bouncing_squares
+    from svg_tf.distribute import make_strategy
+
+    result = {}
+    for variant, optimizer in (("lp", "adam"), ("lp", "sgd"), ("fp", "sgd"), ("det", "sgd")):
+        config = tiny_config(variant, beta=0.1)
+        x = bouncing_squares(8, config.seq_len, seed=11)
+        data = tf.data.Dataset.from_tensors(x).repeat()
+        keras.utils.set_random_seed(0)
+        single = build_model(config, compile=False)
+        initial = [w.numpy() for w in single.weights]
+        strategy = make_strategy("mirrored")
+        with strategy.scope():
+            mirrored = build_model(config, compile=False)
+        mirrored.set_weights(initial)
+        for model, scope in ((single, tf.distribute.get_strategy()), (mirrored, strategy)):
+            with scope.scope():
+                model.compile(optimizer=keras.optimizers.SGD(0.1) if optimizer == "sgd"
+                              else keras.optimizers.Adam(config.lr))
+        out = {}
+        for name, model in (("single", single), ("mirrored", mirrored)):
+            history = model.fit(data, epochs=1, steps_per_epoch=2, verbose=0).history
+            out[name] = {"loss": history["loss"][-1], "kl": history["kl"][-1],
+                         "weights": [w.numpy().tolist() for w in model.weights]}
+        diffs = [float(np.max(np.abs(np.array(a) - np.array(b))))
+                 for a, b in zip(out["single"]["weights"], out["mirrored"]["weights"])]
+        moved = [float(np.max(np.abs(np.array(a) - b)))
+                 for a, b in zip(out["single"]["weights"], initial)]
+        result[variant + "-" + optimizer] = {"replicas": strategy.num_replicas_in_sync,
+                           "loss": [out["single"]["loss"], out["mirrored"]["loss"]],
+                           "kl": [out["single"]["kl"], out["mirrored"]["kl"]],
+                           "max_weight_diff": max(diffs), "max_weight_change": max(moved)}
+    print("RESULT" + json.dumps(result))
+""")
+
+
+def test_mirrored_two_cpus_equals_single_device():
+    here = os.path.dirname(os.path.abspath(__file__))
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, here], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = [l for l in proc.stdout.splitlines() if l.startswith("RESULT")][-1]
+    result = json.loads(line[len("RESULT"):])
+    for variant, r in result.items():
+        assert r["replicas"] == 2
+        single, mirrored = r["loss"]
+        np.testing.assert_allclose(mirrored, single, rtol=1e-5, err_msg=variant)
+        np.testing.assert_allclose(r["kl"][1], r["kl"][0], rtol=1e-5, atol=1e-8,
+                                   err_msg=variant)
+        assert r["max_weight_change"] > 1e-4, variant  # the steps did update the weights
+        if variant.endswith("sgd"):
+            assert r["max_weight_diff"] < 1e-5, (variant, r["max_weight_diff"])

@@ -1,0 +1,35 @@
+"""Acceptance 3: 200 steps on synthetic moving squares halve the reconstruction error."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import tiny_config
+from svg_tf import build_model
+from svg_tf.datasets.synthetic import bouncing_squares
+
+
+@pytest.mark.parametrize("variant", ["lp", "fp", "det"])
+def test_200_steps_halve_reconstruction_mse(variant):
+    keras.utils.set_random_seed(0)
+    config = tiny_config(variant, g_dim=32, n_past=2, n_future=4, batch_size=16)
+    model = build_model(config)
+    train = bouncing_squares(256, config.seq_len, seed=0)
+    test = bouncing_squares(32, config.seq_len, seed=1)
+
+    def test_mse():
+        return float(tf.reduce_mean(model.elbo_terms(test, None, training=False)["mse"]))
+
+    before = test_mse()
+    data = (tf.data.Dataset.from_tensor_slices(train).shuffle(256, seed=0).repeat()
+            .batch(16, drop_remainder=True))
+    history = model.fit(data, epochs=1, steps_per_epoch=200, verbose=0).history
+    after = test_mse()
+    black_frames = float(np.mean(test[:, 1:] ** 2))  # error of predicting an empty frame
+    assert np.isfinite(history["loss"]).all() and np.isfinite(after)
+    assert after <= 0.5 * before, (before, after)
+    # Not only the background: better than predicting empty frames.
+    assert after < 0.85 * black_frames, (after, black_frames)
+    if variant != "det":
+        assert history["kl"][-1] > 0
