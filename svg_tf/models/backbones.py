@@ -12,7 +12,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from svg_tf.models.layers import ConvBlock, merge_groups, split_groups
+from svg_tf.models.layers import ConvBlock, merge_groups, split_groups, track_layers
 
 BACKBONE_NAMES = ("dcgan", "vgg")
 
@@ -60,8 +60,9 @@ class DCGANEncoder(_Backbone):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.blocks = [ConvBlock(c, 4, strides=2, padding="same", name=f"c{i + 1}")
-                       for i, c in enumerate(self.stages)]
+        self.blocks = track_layers(self, "block", [
+            ConvBlock(c, 4, strides=2, padding="same", name=f"c{i + 1}")
+            for i, c in enumerate(self.stages)])
         self.head = ConvBlock(self.g_dim, 4, padding="valid", activation="tanh",
                               name=f"c{len(self.stages) + 1}")
 
@@ -81,12 +82,12 @@ class DCGANDecoder(_Backbone):
         super().__init__(**kwargs)
         self.head = ConvBlock(self.stages[-1], 4, padding="valid", transpose=True, name="upc1")
         outputs = self.stages[:-1][::-1] + [self.channels]
-        self.blocks = [
+        self.blocks = track_layers(self, "block", [
             ConvBlock(c, 4, strides=2, padding="same", transpose=True,
                       normalize=i < len(outputs) - 1,
                       activation="leaky_relu" if i < len(outputs) - 1 else "sigmoid",
                       name=f"upc{i + 2}")
-            for i, c in enumerate(outputs)]
+            for i, c in enumerate(outputs)])
 
     def call(self, g, skips, training=False):
         x = self.head(_as_map(g), training=training)
@@ -103,7 +104,8 @@ class VGGEncoder(_Backbone):
         super().__init__(**kwargs)
         depth = [2, 2, 3, 3, 3]
         self.stage_blocks = [
-            [ConvBlock(c, 3, name=f"c{s + 1}_{j + 1}") for j in range(depth[s])]
+            track_layers(self, f"stage{s}",
+                         [ConvBlock(c, 3, name=f"c{s + 1}_{j + 1}") for j in range(depth[s])])
             for s, c in enumerate(self.stages)]
         self.head = ConvBlock(self.g_dim, 4, padding="valid", activation="tanh",
                               name=f"c{len(self.stages) + 1}")
@@ -137,7 +139,7 @@ class VGGDecoder(_Backbone):
                 blocks = [ConvBlock(c, 3),
                           ConvBlock(self.channels, 3, transpose=True, normalize=False,
                                     activation="sigmoid")]
-            self.stage_blocks.append(blocks)
+            self.stage_blocks.append(track_layers(self, f"stage{s}", blocks))
 
     def call(self, g, skips, training=False):
         x = self.head(_as_map(g), training=training)

@@ -39,6 +39,18 @@ class SumOfUniforms(keras.initializers.Initializer):
         return {"limit": self.limit, "seed": self.seed}
 
 
+def track_layers(owner, prefix, layers):
+    """Also expose each layer of a list as an attribute, so tf.train.Checkpoint saves it.
+
+    Keras 3 tracks lists of layers for its own weights, but on the TensorFlow backend those
+    lists are not checkpoint dependencies: without this, tf.train.Checkpoint silently skips
+    every layer that lives only in a list.
+    """
+    for i, layer in enumerate(layers):
+        setattr(owner, f"{prefix}_{i}", layer)
+    return layers
+
+
 def merge_groups(x):
     """[G, B, ...] -> [G*B, ...] (the trailing dims must be static)."""
     return tf.reshape(x, [-1] + list(x.shape[2:]))

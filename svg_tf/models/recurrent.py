@@ -14,7 +14,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from svg_tf.models.layers import SumOfUniforms, conv_init
+from svg_tf.models.layers import SumOfUniforms, conv_init, track_layers
 
 tfd = tfp.distributions
 
@@ -39,12 +39,12 @@ class _LSTMCore(keras.layers.Layer):
         limit = 1.0 / math.sqrt(hidden_size)
         uniform = keras.initializers.RandomUniform(-limit, limit)
         self.embed = _dense(hidden_size, "embed")
-        self.cells = [
+        self.cells = track_layers(self, "cell", [
             keras.layers.LSTMCell(hidden_size, kernel_initializer=uniform,
                                   recurrent_initializer=uniform,
                                   bias_initializer=SumOfUniforms(limit),
                                   unit_forget_bias=False, name=f"lstm_{i}")
-            for i in range(num_layers)]
+            for i in range(num_layers)])
 
     def initial_state(self, batch_size, dtype=tf.float32):
         zeros = tf.zeros([batch_size, self.hidden_size], dtype)

@@ -70,6 +70,7 @@ class SVG(keras.Model):
         self.mse_tracker = keras.metrics.Mean(name="mse")
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self._sample_fn = None
+        self._reconstruct_fn = None
 
     # ------------------------------------------------------------------ building blocks
     def encode(self, frames, training=False):
@@ -297,6 +298,49 @@ class SVG(keras.Model):
         mu = tf.transpose(tf.reshape(mu, stat_shape), [1, 2, 0, 3])
         sigma = tf.transpose(tf.reshape(sigma, stat_shape), [1, 2, 0, 3])
         return frames, mu, sigma
+
+    def reconstruct(self, x):
+        """Posterior reconstruction `[B, T, H, W, C]` of videos `x` `[B, T, H, W, C]`.
+
+        As the authors' make_gifs: the first n_past frames are the ground truth; afterwards
+        each frame is decoded from the predictor fed with its own previous output and with z
+        = the posterior mean on the true frame. It shows what the model can express when the
+        latent is inferred, which is what a deployment check or a training summary wants.
+        """
+        if self._reconstruct_fn is None:
+            self._reconstruct_fn = tf.function(self._reconstruct, reduce_retracing=True)
+        return self._reconstruct_fn(tf.convert_to_tensor(x, tf.float32))
+
+    def _reconstruct(self, x):
+        c = self.svg_config
+        frames = tf.transpose(tf.cast(x, self.compute_dtype), [1, 0, 2, 3, 4])
+        seq_len = frames.shape[0]
+        n_past = min(c.n_past, seq_len)
+        h_true, skips_true = self.encode(frames, training=False)
+        if self.variant != "det":
+            posterior, _ = self.posterior.distribution(h_true[1:])
+            z_all = tf.cast(posterior.loc, h_true.dtype)
+        index = skip_frame_indices(c.skip, n_past, seq_len)
+        states = self.frame_predictor.initial_state(tf.shape(frames)[1], h_true.dtype)
+        outputs = [frames[t] for t in range(n_past)]
+        skips = [s[index[0]] for s in skips_true] if seq_len > 1 else None
+        h_in = h_true[0]
+        for t in range(1, seq_len):
+            if t <= n_past or c.skip != "every":
+                skips = [s[index[t - 1]] for s in skips_true]
+            step_input = h_in if self.variant == "det" else tf.concat([h_in, z_all[t - 1]], -1)
+            g, states = self.frame_predictor.step(step_input, states)
+            if t < n_past:
+                h_in = h_true[t]
+                continue
+            frame = self.decoder(g[None], [s[None] for s in skips], training=False)
+            outputs.append(frame[0])
+            h_next, skips_next = self.encoder(frame, training=False)
+            h_in = h_next[0]
+            if c.skip == "every":
+                skips = [s[0] for s in skips_next]
+        video = tf.stack(outputs)
+        return tf.cast(tf.transpose(video, [1, 0, 2, 3, 4]), tf.float32)
 
     # ------------------------------------------------------------------ serialisation
     def get_config(self):

