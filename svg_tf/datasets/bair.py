@@ -1,0 +1,84 @@
+"""BAIR robot pushing (softmotion30_44k), read from the original TFRecords.
+
+Each tf.train.Example holds 30 frames: `'{i}/image_aux1/encoded'` is the raw 64x64x3 uint8
+frame i (raw bytes, not PNG) of the camera the paper uses; `'{i}/image_main/encoded'` is the
+other camera. Like the authors' loader, a video is the first seq_len frames of a record.
+`source='tfds'` reads TFDS `bair_robot_pushing_small` instead (same videos).
+"""
+
+from __future__ import annotations
+
+import os
+
+import tensorflow as tf
+
+from svg_tf.datasets import records
+
+FRAMES_PER_RECORD = 30
+SIZE = 64
+CAMERAS = ("image_aux1", "image_main")
+HOW_TO_GET = ("Download and extract it with data/download_bair.sh DIR, then pass "
+              "data_dir=DIR/softmotion30_44k (folders train/ and test/ of *.tfrecords).")
+
+
+def parse_example(serialized, seq_len, camera="image_aux1", start=0):
+    """A serialized Example -> float32 `[seq_len, 64, 64, 3]` in [0, 1]."""
+    keys = [f"{i}/{camera}/encoded" for i in range(start, start + seq_len)]
+    features = tf.io.parse_single_example(
+        serialized, {k: tf.io.FixedLenFeature([], tf.string) for k in keys})
+    frames = []
+    for key in keys:
+        pixels = tf.io.decode_raw(features[key], tf.uint8)
+        check = tf.debugging.assert_equal(
+            tf.size(pixels), SIZE * SIZE * 3,
+            message=f"BAIR frame {key}: expected {SIZE}x{SIZE}x3 = {SIZE * SIZE * 3} raw bytes, "
+                    "got")
+        with tf.control_dependencies([check]):
+            frames.append(tf.reshape(tf.identity(pixels), [SIZE, SIZE, 3]))
+    return tf.cast(tf.stack(frames), tf.float32) / 255.0
+
+
+def split_folder(data_dir, split):
+    """data_dir may be softmotion30_44k itself or the folder that contains it."""
+    for candidate in (os.path.join(data_dir, split),
+                      os.path.join(data_dir, "softmotion30_44k", split)):
+        if tf.io.gfile.isdir(candidate):
+            return candidate
+    return os.path.join(data_dir, split)
+
+
+def load(split, *, seq_len, data_dir=None, batch_size=None, seed=None, camera="image_aux1",
+         source="tfrecord", image_size=SIZE, skip_corrupt=False, verify="framing"):
+    """BAIR as a tf.data.Dataset; see `svg_tf.datasets.load`."""
+    if camera not in CAMERAS:
+        raise ValueError(f"camera={camera!r} is invalid: expected one of {list(CAMERAS)}")
+    if image_size != SIZE:
+        raise ValueError(f"image_size={image_size!r} is invalid: BAIR frames are {SIZE} px")
+    if not 1 <= seq_len <= FRAMES_PER_RECORD:
+        raise ValueError(f"seq_len={seq_len!r} is invalid: BAIR records hold "
+                         f"{FRAMES_PER_RECORD} frames")
+    training = split == "train"
+    if source == "tfds":
+        import tensorflow_datasets as tfds
+
+        data = tfds.load("bair_robot_pushing_small", split=split, data_dir=data_dir,
+                         shuffle_files=training)
+        data = data.map(lambda x: tf.cast(x[camera][:seq_len], tf.float32) / 255.0)
+        if training:
+            data = data.repeat()
+    elif source == "tfrecord":
+        if data_dir is None:
+            raise FileNotFoundError(f"bair: no data_dir given. {HOW_TO_GET}")
+        folder = split_folder(data_dir, split)
+        files = records.find_shards(folder, ["*.tfrecords", "*.tfrecord"], "bair", HOW_TO_GET)
+        files = records.check_shards(files, verify, skip_corrupt)
+        data = records.record_stream(files, training, seed, skip_corrupt)
+        data = data.map(lambda r: parse_example(r, seq_len, camera),
+                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
+    else:
+        raise ValueError(f"source={source!r} is invalid: expected 'tfrecord' or 'tfds'")
+    if training:
+        data = data.shuffle(256, seed=seed)
+    if batch_size:
+        data = data.batch(batch_size, drop_remainder=training)
+    return data.prefetch(tf.data.AUTOTUNE)
