@@ -18,6 +18,8 @@ def make_strategy(name: str = "auto", devices=None) -> tf.distribute.Strategy:
     """The strategy called `name` (one of STRATEGIES)."""
     if name not in STRATEGIES:
         raise ValueError(f"strategy={name!r} is invalid: expected one of {list(STRATEGIES)}")
+    if name == "multi_worker":  # must come before anything initialises the TF context
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
         name = "mirrored" if len(gpus) > 1 else "default"
@@ -30,8 +32,6 @@ def make_strategy(name: str = "auto", devices=None) -> tf.distribute.Strategy:
         reduction = (tf.distribute.NcclAllReduce() if gpus and all("GPU" in d for d in devices)
                      else tf.distribute.ReductionToOneDevice())
         return tf.distribute.MirroredStrategy(devices, cross_device_ops=reduction)
-    if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)

@@ -137,6 +137,9 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
     if config.batch_size % replicas:
         raise ValueError(f"batch_size={config.batch_size} is not divisible by the "
                          f"{replicas} replicas of the strategy")
+    chief, worker_id = _chief(strategy)
+    if not chief:  # workers other than the chief keep their files out of the run directory
+        logdir = os.path.join(logdir, "workers", f"worker_{worker_id}")
     check_run_dir(logdir, config)
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():
@@ -203,7 +206,9 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
             manager.save(checkpoint_number=step)
             break
         manager.save(checkpoint_number=step)
-        gif_path = write_pictures(model, videos, config, step, epoch + 1, logdir, test_writer)
+        if chief:
+            gif_path = write_pictures(model, videos, config, step, epoch + 1, logdir,
+                                      test_writer)
         train_writer.flush()
         test_writer.flush()
     train_writer.flush()
@@ -212,6 +217,15 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
     return {"step": step, "metrics": logs, "checkpoint": manager.latest_checkpoint,
             "logdir": logdir, "sample_gif": gif_path, "seconds": seconds,
             "seconds_per_step": seconds / max(steps_this_call, 1), "model": model}
+
+
+def _chief(strategy):
+    """(is this process the chief, its worker index) under multi-worker training."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True, 0
+    task_type, task_id = resolver.task_type, resolver.task_id or 0
+    return task_type in (None, "chief") or (task_type == "worker" and task_id == 0), task_id
 
 
 def restore_model(logdir: str, checkpoint: str | None = None):

