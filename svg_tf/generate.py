@@ -1,0 +1,82 @@
+"""Look at samples: `python -m svg_tf.generate --logdir=RUN --out=samples.gif`.
+
+One test sequence (--index) side by side: ground truth, the best of --num_samples samples
+(by mean SSIM against the ground truth) and --num_random random samples (figures 3 and 4);
+context frames have green borders, predicted frames red. `.gif` animates them, `.png` lays
+time out left to right, one row each.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("logdir", None, "Training run directory.")
+flags.DEFINE_string("out", None, "Output file: .gif (animated) or .png (still grid).")
+flags.DEFINE_integer("num_samples", 100, "Samples drawn to pick the best one from.")
+flags.DEFINE_integer("num_random", 3, "Random samples shown beside the best one.")
+flags.DEFINE_integer("n_eval", None, "Frames, context included (default: the run's n_eval).")
+flags.DEFINE_integer("index", 0, "Which test sequence.")
+flags.DEFINE_integer("seed", 0, "Sampling seed.")
+flags.DEFINE_string("data_dir", None, "Dataset folder for KTH/BAIR.")
+flags.DEFINE_string("digits", "auto", "SM-MNIST digit source.")
+
+
+def generate(logdir, out, num_samples=100, num_random=3, n_eval=None, index=0, seed=0,
+             data_dir=None, dataset_options=None):
+    """Write the comparison picture; returns (path, rows) with rows `[R, T, H, W, C]`."""
+    from svg_tf import metrics, visualize
+    from svg_tf.evaluation import test_videos
+    from svg_tf.training import restore_model
+
+    if not out.endswith((".gif", ".png")):
+        raise ValueError(f"--out={out} must end in .gif or .png")
+    model, config = restore_model(logdir)
+    n_eval = n_eval or config.n_eval
+    videos = test_videos(config, index + 1, n_eval, data_dir, 1, **(dataset_options or {}))
+    video = list(videos)[index].numpy()  # [1, T, H, W, C]
+    samples = model.sample(video[:, :config.n_past], n_eval - config.n_past,
+                           num_samples=num_samples, seed=[seed, index]).numpy()[0]
+    truth = video[0, config.n_past:]
+    scores = metrics.ssim(samples, np.broadcast_to(truth, samples.shape)).numpy().mean(-1)
+    best = int(np.argmax(scores))
+    rng = np.random.default_rng(seed)
+    random = rng.choice(num_samples, size=min(num_random, num_samples), replace=False)
+    context = video[0, :config.n_past]
+    rows = [video[0]] + [np.concatenate([context, samples[i]]) for i in [best, *random]]
+    rows = np.stack(rows)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    if out.endswith(".gif"):
+        visualize.save_gif(out, visualize.video_grid(rows[None], config.n_past))
+    else:
+        visualize.save_png(out, visualize.still_grid(rows, config.n_past))
+    return out, rows
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if not FLAGS.logdir or not FLAGS.out:
+        raise app.UsageError("--logdir and --out are required")
+    options = {}
+    if os.path.exists(os.path.join(FLAGS.logdir, "config.json")):
+        import json
+
+        with open(os.path.join(FLAGS.logdir, "config.json")) as f:
+            if json.load(f)["dataset"] == "smmnist":
+                options = {"digits": FLAGS.digits}
+    try:
+        path, rows = generate(FLAGS.logdir, FLAGS.out, FLAGS.num_samples, FLAGS.num_random,
+                              FLAGS.n_eval, FLAGS.index, FLAGS.seed, FLAGS.data_dir, options)
+    except (ValueError, FileNotFoundError) as error:
+        raise app.UsageError(str(error))
+    print(f"wrote {path}: rows = ground truth, best of {FLAGS.num_samples} (SSIM), "
+          f"{len(rows) - 2} random samples")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,101 @@
+"""Frame metrics and the best-of-N protocol of the paper (DESIGN.md section 6).
+
+SSIM has two conventions in the literature, and every number must say which:
+  gaussian: 11x11 Gaussian window, sigma 1.5, population covariance, data range 1
+            (= tf.image.ssim; used by SRVP and FitVid);
+  svg:      the authors' skimage `compare_ssim` defaults per channel: 7x7 uniform window,
+            sample covariance, and for float input a data range of 2.
+Both are computed on the windows that fit inside the frame (skimage crops the padded border),
+per channel, then averaged over channels. PSNR uses data range 1, per channel, averaged over
+channels (as the authors' eval_seq).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+SSIM_CONVENTIONS = ("gaussian", "svg")
+SELECTIONS = ("per_metric", "ssim_mean")
+_K1, _K2 = 0.01, 0.03
+
+
+def _window(convention):
+    if convention == "gaussian":
+        coords = np.arange(11, dtype=np.float64) - 5
+        g = np.exp(-(coords ** 2) / (2 * 1.5 ** 2))
+        g /= g.sum()
+        return np.outer(g, g), 1.0, 1.0  # window, covariance normalisation, data range
+    if convention == "svg":
+        n = 7 * 7
+        return np.full((7, 7), 1.0 / n), n / (n - 1.0), 2.0
+    raise ValueError(f"convention={convention!r} is invalid: expected one of "
+                     f"{list(SSIM_CONVENTIONS)}")
+
+
+def ssim(x, y, convention="gaussian"):
+    """Mean SSIM of frames `[..., H, W, C]` -> `[...]` (per channel, then channel mean)."""
+    window, cov_norm, data_range = _window(convention)
+    x = tf.convert_to_tensor(x, tf.float32)
+    y = tf.convert_to_tensor(y, tf.float32)
+    shape = tf.shape(x)
+    lead = shape[:-3]
+    channels = x.shape[-1]
+    # one single-channel image per (frame, channel): [N*C, H, W, 1]
+    def flat(a):
+        a = tf.reshape(a, tf.concat([[-1], shape[-3:]], 0))
+        a = tf.transpose(a, [0, 3, 1, 2])
+        return tf.reshape(a, [-1, shape[-3], shape[-2], 1])
+
+    x, y = flat(x), flat(y)
+    kernel = tf.constant(window[:, :, None, None], tf.float32)
+
+    def filt(a):
+        return tf.nn.conv2d(a, kernel, strides=1, padding="VALID")
+
+    ux, uy = filt(x), filt(y)
+    uxx, uyy, uxy = filt(x * x), filt(y * y), filt(x * y)
+    vx = cov_norm * (uxx - ux * ux)
+    vy = cov_norm * (uyy - uy * uy)
+    vxy = cov_norm * (uxy - ux * uy)
+    c1, c2 = (_K1 * data_range) ** 2, (_K2 * data_range) ** 2
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+    per_channel = tf.reshape(tf.reduce_mean(s, axis=[1, 2, 3]), [-1, channels])
+    return tf.reshape(tf.reduce_mean(per_channel, axis=-1), lead)
+
+
+def psnr(x, y, data_range=1.0):
+    """PSNR (dB) of frames `[..., H, W, C]` -> `[...]`, per channel then channel mean."""
+    x = tf.convert_to_tensor(x, tf.float32)
+    y = tf.convert_to_tensor(y, tf.float32)
+    mse = tf.reduce_mean(tf.square(x - y), axis=[-3, -2])  # [..., C]
+    value = 10.0 * tf.math.log(data_range ** 2 / tf.maximum(mse, 1e-10)) / tf.math.log(10.0)
+    return tf.reduce_mean(value, axis=-1)
+
+
+def best_of_n(ssim_values, psnr_values, select="per_metric"):
+    """Best sample per sequence from per-sample, per-frame metrics `[B, S, T]`.
+
+    per_metric: the best sample for each metric separately, after averaging over frames
+                (SRVP, FitVid);
+    ssim_mean:  one best sample by mean SSIM, reported for both metrics (the authors').
+    Returns (ssim `[B, T]`, psnr `[B, T]`) of the selected samples.
+    """
+    ssim_values, psnr_values = np.asarray(ssim_values), np.asarray(psnr_values)
+    rows = np.arange(ssim_values.shape[0])
+    best_ssim = np.argmax(ssim_values.mean(-1), axis=1)
+    if select == "per_metric":
+        best_psnr = np.argmax(psnr_values.mean(-1), axis=1)
+    elif select == "ssim_mean":
+        best_psnr = best_ssim
+    else:
+        raise ValueError(f"select={select!r} is invalid: expected one of {list(SELECTIONS)}")
+    return ssim_values[rows, best_ssim], psnr_values[rows, best_psnr]
+
+
+def mean_and_ci(values, axis=0):
+    """Mean and 95% confidence half-width 1.96 * std / sqrt(n) along `axis` (std with
+    ddof=0, as SRVP reports it)."""
+    values = np.asarray(values, np.float64)
+    n = values.shape[axis]
+    return values.mean(axis), 1.96 * values.std(axis) / np.sqrt(n)

