@@ -12,23 +12,26 @@ from absl import app, flags
 from svg_tf import metrics
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("logdir", None, "Training run directory (python -m svg_tf.train).")
-flags.DEFINE_integer("num_samples", 100, "Samples per test sequence (paper: 100).")
-flags.DEFINE_integer("num_sequences", 256, "Test sequences (paper: 256 for BAIR).")
-flags.DEFINE_integer("n_eval", None, "Frames, context included (default: the run's n_eval).")
-flags.DEFINE_enum("ssim", "gaussian", metrics.SSIM_CONVENTIONS,
-                  "SSIM convention used for selection and plots: gaussian (11x11, sigma 1.5, "
-                  "range 1; SRVP/FitVid) or svg (the authors' skimage defaults). Both are "
-                  "reported.")
-flags.DEFINE_enum("select", "per_metric", metrics.SELECTIONS,
-                  "Best-of-N: per_metric (best sample per metric) or ssim_mean (one sample, "
-                  "best mean SSIM).")
-flags.DEFINE_integer("batch_size", 4, "Test sequences sampled at once (times num_samples).")
-flags.DEFINE_integer("seed", 0, "Sampling seed.")
-flags.DEFINE_string("data_dir", None, "Dataset folder for KTH/BAIR (default: as trained).")
-flags.DEFINE_string("digits", "auto", "SM-MNIST digit source (see python -m svg_tf.train).")
-flags.DEFINE_string("compare", None, "Comma-separated evaluated runs to plot together.")
-flags.DEFINE_string("out", "compare", "Output folder of --compare.")
+def define_flags():
+    """Flags of this program (defined on demand, so that importing the module for its
+    functions does not clash with other programs' flags)."""
+    flags.DEFINE_string("logdir", None, "Training run directory (python -m svg_tf.train).")
+    flags.DEFINE_integer("num_samples", 100, "Samples per test sequence (paper: 100).")
+    flags.DEFINE_integer("num_sequences", 256, "Test sequences (paper: 256 for BAIR).")
+    flags.DEFINE_integer("n_eval", None, "Frames, context included (default: the run's n_eval).")
+    flags.DEFINE_enum("ssim", "gaussian", metrics.SSIM_CONVENTIONS,
+                      "SSIM convention used for selection and plots: gaussian (11x11, sigma 1.5, "
+                      "range 1; SRVP/FitVid) or svg (the authors' skimage defaults). Both are "
+                      "reported.")
+    flags.DEFINE_enum("select", "per_metric", metrics.SELECTIONS,
+                      "Best-of-N: per_metric (best sample per metric) or ssim_mean (one sample, "
+                      "best mean SSIM).")
+    flags.DEFINE_integer("batch_size", 4, "Test sequences sampled at once (times num_samples).")
+    flags.DEFINE_integer("seed", 0, "Sampling seed.")
+    flags.DEFINE_string("data_dir", None, "Dataset folder for KTH/BAIR (default: as trained).")
+    flags.DEFINE_string("digits", "auto", "SM-MNIST digit source (see python -m svg_tf.train).")
+    flags.DEFINE_string("compare", None, "Comma-separated evaluated runs to plot together.")
+    flags.DEFINE_string("out", "compare", "Output folder of --compare.")
 
 
 def main(argv):
@@ -70,4 +73,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

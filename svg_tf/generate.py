@@ -14,15 +14,18 @@ import numpy as np
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("logdir", None, "Training run directory.")
-flags.DEFINE_string("out", None, "Output file: .gif (animated) or .png (still grid).")
-flags.DEFINE_integer("num_samples", 100, "Samples drawn to pick the best one from.")
-flags.DEFINE_integer("num_random", 3, "Random samples shown beside the best one.")
-flags.DEFINE_integer("n_eval", None, "Frames, context included (default: the run's n_eval).")
-flags.DEFINE_integer("index", 0, "Which test sequence.")
-flags.DEFINE_integer("seed", 0, "Sampling seed.")
-flags.DEFINE_string("data_dir", None, "Dataset folder for KTH/BAIR.")
-flags.DEFINE_string("digits", "auto", "SM-MNIST digit source.")
+def define_flags():
+    """Flags of this program (defined on demand, so that importing the module for its
+    functions does not clash with other programs' flags)."""
+    flags.DEFINE_string("logdir", None, "Training run directory.")
+    flags.DEFINE_string("out", None, "Output file: .gif (animated) or .png (still grid).")
+    flags.DEFINE_integer("num_samples", 100, "Samples drawn to pick the best one from.")
+    flags.DEFINE_integer("num_random", 3, "Random samples shown beside the best one.")
+    flags.DEFINE_integer("n_eval", None, "Frames, context included (default: the run's n_eval).")
+    flags.DEFINE_integer("index", 0, "Which test sequence.")
+    flags.DEFINE_integer("seed", 0, "Sampling seed.")
+    flags.DEFINE_string("data_dir", None, "Dataset folder for KTH/BAIR.")
+    flags.DEFINE_string("digits", "auto", "SM-MNIST digit source.")
 
 
 def generate(logdir, out, num_samples=100, num_random=3, n_eval=None, index=0, seed=0,
@@ -79,4 +82,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

