@@ -27,6 +27,7 @@ setup(
         "matplotlib>=3.8",
     ],
     extras_require={
-        "test": ["pytest>=8", "scikit-image>=0.24"],
+        "test": ["pytest>=8", "scikit-image>=0.24", "tensorflow-serving-api==2.21.*"],
+        "serving": ["tensorflow-serving-api==2.21.*"],
     },
 )

@@ -1,0 +1,41 @@
+"""Export a run for TF Serving: `python -m svg_tf.export --logdir=RUN --export_dir=DIR/1`.
+
+Writes a SavedModel (signatures serving_default = sampling, and reconstruct) that loads with
+nothing but TensorFlow, plus config.json and README.md beside it, and prints the signatures.
+"""
+
+from __future__ import annotations
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """Flags of this program."""
+    flags.DEFINE_string("logdir", None, "Training run directory.")
+    flags.DEFINE_string("export_dir", None,
+                        "Where to write the SavedModel: a new version folder, DIR/VERSION, as "
+                        "TF Serving expects.")
+    flags.DEFINE_string("checkpoint", None, "Checkpoint to export (default: the latest).")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if not FLAGS.logdir or not FLAGS.export_dir:
+        raise app.UsageError("--logdir and --export_dir are required")
+    from svg_tf.serving import describe_signatures, directory_size, export
+
+    try:
+        path = export(FLAGS.logdir, FLAGS.export_dir, FLAGS.checkpoint)
+    except (FileNotFoundError, FileExistsError) as error:
+        raise app.UsageError(str(error))
+    print(describe_signatures(path))
+    print(f"wrote {path} ({directory_size(path) / 2 ** 20:.1f} MiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

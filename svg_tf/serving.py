@@ -1,0 +1,147 @@
+"""A SavedModel of a trained run that TF Serving (or plain TensorFlow) can load.
+
+Signatures:
+  serving_default (sampling): context float32 [batch, n_past, H, W, C] in [0, 1],
+      n_future int32 [], num_samples int32 [], seed int64 [2]
+      -> frames float32 [batch, num_samples, n_future, H, W, C]
+         (+ prior_sigma float32 [batch, num_samples, n_future, z_dim] for SVG-LP)
+  reconstruct: frames float32 [batch, n_eval, H, W, C] -> reconstruction, same shape
+      (the posterior reconstruction the training summaries show).
+Batch, n_future and num_samples are dynamic; randomness is stateless, so the same inputs give
+the same frames in any process. The graph checks its inputs and fails with a message naming
+the expected shape.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import tensorflow as tf
+
+EXPORT_README = """# svg_tf SavedModel: {dataset} SVG-{model}
+
+Serve with TF Serving:
+
+    docker run -p 8501:8501 -p 8500:8500 \\
+      --mount type=bind,source=$(realpath {parent}),target=/models/svg \\
+      -e MODEL_NAME=svg tensorflow/serving
+
+Signatures (see `saved_model_cli show --dir {export_dir} --all`):
+
+- `serving_default`: context float32 [batch, {n_past}, {size}, {size}, {channels}] in [0, 1],
+  n_future int32 scalar, num_samples int32 scalar, seed int64 [2] ->
+  frames float32 [batch, num_samples, n_future, {size}, {size}, {channels}]{sigma}
+- `reconstruct`: frames float32 [batch, {n_eval}, {size}, {size}, {channels}] -> reconstruction
+
+The same seed gives the same frames. config.json beside this file is the training config.
+"""
+
+
+class SVGServing(tf.Module):
+    """The exported object: the model's weights and two tf.functions."""
+
+    def __init__(self, model, config):
+        super().__init__(name="svg_serving")
+        self.model = model
+        self._config = config
+        size, channels = config.image_size, config.channels
+        self.sample = tf.function(self._sample, input_signature=[
+            tf.TensorSpec([None, config.n_past, size, size, channels], tf.float32, "context"),
+            tf.TensorSpec([], tf.int32, "n_future"),
+            tf.TensorSpec([], tf.int32, "num_samples"),
+            tf.TensorSpec([2], tf.int64, "seed")])
+        self.reconstruct = tf.function(self._reconstruct, input_signature=[
+            tf.TensorSpec([None, config.n_eval, size, size, channels], tf.float32, "frames")])
+
+    def _checked(self, name, tensor, expected):
+        """Graph asserts naming the expected shape (for callers that bypass the signature's
+        shape, e.g. a session-based server)."""
+        described = "[" + ", ".join(str(d) for d in expected) + "]"
+        rank = tf.debugging.assert_rank(tensor, len(expected),
+                                        message=f"{name} must have shape {described}")
+        shape = tf.shape(tensor)
+        checks = [rank]
+        for axis, size in enumerate(expected):
+            if isinstance(size, int):
+                checks.append(tf.debugging.assert_equal(
+                    shape[axis], size, message=f"{name} must have shape {described}; axis "
+                                               f"{axis} is"))
+        with tf.control_dependencies(checks):
+            static = [d if isinstance(d, int) else None for d in expected]
+            return tf.ensure_shape(tf.identity(tensor), static)
+
+    def _sample(self, context, n_future, num_samples, seed):
+        c = self._config
+        context = self._checked("context", context,
+                                ["batch", c.n_past, c.image_size, c.image_size, c.channels])
+        positive = [tf.debugging.assert_positive(n_future, message="n_future must be >= 1"),
+                    tf.debugging.assert_positive(num_samples, message="num_samples must be >= 1")]
+        with tf.control_dependencies(positive):
+            frames, _, sigma = self.model._sample(context, n_future, num_samples, seed)
+        outputs = {"frames": frames}
+        if c.model == "lp":
+            outputs["prior_sigma"] = sigma
+        return outputs
+
+    def _reconstruct(self, frames):
+        c = self._config
+        frames = self._checked("frames", frames,
+                               ["batch", c.n_eval, c.image_size, c.image_size, c.channels])
+        return {"reconstruction": self.model._reconstruct(frames)}
+
+
+def export(logdir, export_dir, checkpoint=None):
+    """Write the SavedModel, config.json and README.md to export_dir; returns the path."""
+    from svg_tf.training import restore_model
+
+    model, config = restore_model(logdir, checkpoint)
+    module = SVGServing(model, config)
+    if tf.io.gfile.exists(export_dir) and tf.io.gfile.listdir(export_dir):
+        raise FileExistsError(f"{export_dir} exists and is not empty: export to a new version "
+                              "folder (TF Serving expects DIR/VERSION)")
+    tf.saved_model.save(module, export_dir, signatures={
+        "serving_default": module.sample.get_concrete_function(),
+        "reconstruct": module.reconstruct.get_concrete_function()})
+    with tf.io.gfile.GFile(os.path.join(export_dir, "config.json"), "w") as f:
+        f.write(config.to_json())
+    sigma = (f",\n  prior_sigma float32 [batch, num_samples, n_future, {config.z_dim}]"
+             if config.model == "lp" else "")
+    text = EXPORT_README.format(
+        dataset=config.dataset, model=config.model.upper(), n_past=config.n_past,
+        n_eval=config.n_eval, size=config.image_size, channels=config.channels, sigma=sigma,
+        export_dir=export_dir, parent=os.path.dirname(os.path.abspath(export_dir)))
+    with tf.io.gfile.GFile(os.path.join(export_dir, "README.md"), "w") as f:
+        f.write(text)
+    return export_dir
+
+
+def describe_signatures(export_dir):
+    """Text listing each signature's inputs and outputs with dtypes and shapes."""
+    loaded = tf.saved_model.load(export_dir)
+    lines = []
+    for name, function in sorted(loaded.signatures.items()):
+        lines.append(f"signature {name!r}:")
+        _, inputs = function.structured_input_signature
+        for key, spec in sorted(inputs.items()):
+            lines.append(f"  input  {key}: {spec.dtype.name} {_shape(spec.shape)}")
+        for key, spec in sorted(function.structured_outputs.items()):
+            lines.append(f"  output {key}: {spec.dtype.name} {_shape(spec.shape)}")
+    return "\n".join(lines)
+
+
+def _shape(shape):
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape.as_list()) + "]" \
+        if shape.rank is not None else "unknown"
+
+
+def directory_size(path):
+    total = 0
+    for root, _, files in os.walk(path):
+        total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
+    return total
+
+
+def read_config(export_dir):
+    with open(os.path.join(export_dir, "config.json")) as f:
+        return json.load(f)

