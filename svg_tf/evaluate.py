@@ -12,6 +12,8 @@ from absl import app, flags
 from svg_tf import metrics
 
 FLAGS = flags.FLAGS
+
+
 def define_flags():
     """Flags of this program (defined on demand, so that importing the module for its
     functions does not clash with other programs' flags)."""

@@ -14,6 +14,8 @@ import numpy as np
 from absl import app, flags
 
 FLAGS = flags.FLAGS
+
+
 def define_flags():
     """Flags of this program (defined on demand, so that importing the module for its
     functions does not clash with other programs' flags)."""

@@ -17,6 +17,7 @@ from svg_tf.distribute import STRATEGIES
 
 FLAGS = flags.FLAGS
 
+
 def define_flags():
     """Flags of this program (defined on demand, so that importing the module for its
     functions does not clash with other programs' flags)."""

@@ -89,6 +89,8 @@ def _plot(frames, sigmas, hit_frames, path):
 
 
 FLAGS = flags.FLAGS
+
+
 def define_flags():
     """Flags of this program (defined on demand, so that importing the module for its
     functions does not clash with other programs' flags)."""

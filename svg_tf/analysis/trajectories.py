@@ -122,6 +122,8 @@ def _plot(steps, model_hists, true_hists, tv, path):
 
 
 FLAGS = flags.FLAGS
+
+
 def define_flags():
     """Flags of this program (defined on demand, so that importing the module for its
     functions does not clash with other programs' flags)."""
