@@ -71,6 +71,9 @@ def define_flags():
                          "Steps between checkpoints inside an epoch (0: only at epoch ends).")
     flags.DEFINE_integer("summary_every", 50, "Steps between TensorBoard scalar summaries.")
     flags.DEFINE_boolean("jit_compile", False, "Compile the training step with XLA.")
+    flags.DEFINE_boolean("mixed_precision", False,
+                         "float16 compute with float32 weights, statistics and loss, and loss "
+                         "scaling (for GPUs; slower on CPUs). Keep it the same when resuming.")
     flags.DEFINE_boolean("summary_only", False,
                          "Build the model, print its trainable parameters per module and exit.")
     flags.DEFINE_integer("max_steps", None, "Stop after this many steps in this run (smoke tests).")
@@ -137,6 +140,7 @@ def main(argv):
         result = train(config, logdir, data_dir=FLAGS.data_dir, strategy=FLAGS.strategy,
                        checkpoint_every=FLAGS.checkpoint_every,
                        summary_every=FLAGS.summary_every, jit_compile=FLAGS.jit_compile,
+                       mixed_precision=FLAGS.mixed_precision,
                        verbose=FLAGS.verbose, dataset_options=options,
                        max_steps=FLAGS.max_steps)
     except TrainingError as error:

@@ -33,3 +33,23 @@ def test_200_steps_halve_reconstruction_mse(variant):
     assert after < 0.85 * black_frames, (after, black_frames)
     if variant != "det":
         assert history["kl"][-1] > 0
+
+
+def test_mixed_precision_policy_keeps_weights_and_loss_in_float32():
+    keras.utils.set_random_seed(0)
+    config = tiny_config("lp", batch_size=4)
+    model = build_model(config, mixed_precision=True)
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+    assert model.encoder.compute_dtype == "float16"
+    assert all(w.dtype == "float32" for w in model.weights)
+    x = tf.constant(bouncing_squares(4, config.seq_len, seed=0))
+    reference = build_model(config)
+    reference.set_weights(model.get_weights())
+    mixed = model.elbo_terms(x, None, training=True)
+    exact = reference.elbo_terms(x, None, training=True)
+    assert mixed["loss"].dtype == tf.float32 and mixed["kl"].dtype == tf.float32
+    np.testing.assert_allclose(float(mixed["loss"]), float(exact["loss"]), rtol=2e-2)
+    logs = model.train_step(x)
+    assert np.isfinite(float(logs["loss"]))
+    frames = model.sample(x[:, :config.n_past], 2, num_samples=2, seed=[1, 2])
+    assert frames.dtype == tf.float32 and frames.shape == (4, 2, 2, 64, 64, 1)

@@ -137,10 +137,10 @@ class FrameBatchNorm(keras.layers.Layer):
         # Statistics are all-reduced, so every replica holds the same value: "mean" is exact.
         self.moving_mean = self.add_weight(name="moving_mean", shape=(channels,),
                                            initializer="zeros", trainable=False,
-                                           aggregation="mean")
+                                           aggregation="mean", autocast=False)
         self.moving_variance = self.add_weight(name="moving_variance", shape=(channels,),
                                                initializer="ones", trainable=False,
-                                               aggregation="mean")
+                                               aggregation="mean", autocast=False)
 
     def call(self, x, training=False):
         if not training:

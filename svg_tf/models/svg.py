@@ -108,7 +108,8 @@ class SVG(keras.Model):
         over time) and `predictions` `[T-1, B, H, W, C]`.
         """
         c = self.svg_config
-        frames = tf.transpose(tf.convert_to_tensor(x, self.compute_dtype), [1, 0, 2, 3, 4])
+        frames = tf.transpose(tf.cast(tf.convert_to_tensor(x), self.compute_dtype),
+                              [1, 0, 2, 3, 4])
         seq_len = frames.shape[0]
         h, skips = self.encode(frames, training=training)
         h_prev, h_target = h[:-1], h[1:]
@@ -365,16 +366,26 @@ def _to_groups(x, steps):
     return tf.reshape(x, [steps, -1] + list(x.shape[2:]))
 
 
-def build_model(config: SVGConfig, compile: bool = True, jit_compile=False) -> SVG:
+def build_model(config: SVGConfig, compile: bool = True, jit_compile=False,
+                mixed_precision: bool = False) -> SVG:
     """A built SVG model (all weights created) and, by default, compiled with Adam.
 
     Weights are initialised as the original (N(0, 0.02) convs/linears, BN gamma N(1, 0.02),
     PyTorch's uniform LSTM init); call `keras.utils.set_random_seed` first for a reproducible
-    initialisation.
+    initialisation. mixed_precision: compute in float16 with float32 weights, batch-norm
+    statistics, KL and loss, and a loss-scaling Adam (for GPUs; the maths is unchanged).
     """
-    model = SVG(config, name=f"svg_{config.model}")
-    model.build()
+    previous = keras.config.dtype_policy()
+    if mixed_precision:
+        keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = SVG(config, name=f"svg_{config.model}")
+        model.build()
+    finally:
+        keras.config.set_dtype_policy(previous)
     if compile:
-        model.compile(optimizer=keras.optimizers.Adam(config.lr, beta_1=config.beta1),
-                      jit_compile=jit_compile)
+        optimizer = keras.optimizers.Adam(config.lr, beta_1=config.beta1)
+        if mixed_precision:
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        model.compile(optimizer=optimizer, jit_compile=jit_compile)
     return model
