@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce the paper's SM-MNIST findings on a CPU budget and write docs/reproduction.md.
-#   launch/reproduce_smmnist_cpu.sh                 # default budget: STEPS=6000 per model
-#   STEPS=1500 SEQUENCES=48 launch/reproduce_smmnist_cpu.sh   # a shorter run
+#   launch/reproduce_smmnist_cpu.sh                 # default: STEPS=4800 per model (~40 min)
+#   STEPS=2000 SEQUENCES=48 launch/reproduce_smmnist_cpu.sh   # a shorter run
 # CPU preset (deviations from the paper, all written into the report): one digit, conv
 # width 32 instead of 64, batch 16; same model family, losses and evaluation protocol.
 # Trains SVG-LP, SVG-FP and the deterministic baseline with the same budget and seed,
@@ -9,7 +9,7 @@
 # 6 analyses and makes sample GIFs. Everything goes to RUNS (default runs/repro) and docs/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STEPS="${STEPS:-6000}"
+STEPS="${STEPS:-4800}"
 EPOCH="${EPOCH:-500}"
 WIDTH="${WIDTH:-32}"
 SAMPLES="${SAMPLES:-100}"
