@@ -24,10 +24,10 @@ from svg_tf.training import restore_model
 
 def test_videos(config, num_sequences, seq_len, data_dir=None, batch_size=4, **options):
     """The fixed test set, batched, limited to num_sequences."""
-    kwargs = dict(seq_len=seq_len, data_dir=data_dir, seed=config.seed)
+    kwargs = dict(seq_len=seq_len, data_dir=data_dir, seed=config.seed,
+                  image_size=config.image_size)
     if config.dataset == "smmnist":
-        kwargs.update(num_digits=config.num_digits, image_size=config.image_size,
-                      num_sequences=num_sequences)
+        kwargs.update(num_digits=config.num_digits, num_sequences=num_sequences)
     kwargs.update(options)
     return (datasets.load(config.dataset, "test", **kwargs).take(num_sequences)
             .batch(batch_size))

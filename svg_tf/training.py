@@ -81,10 +81,10 @@ def train_dataset(config: SVGConfig, data_dir=None, step=0, **options):
 
 def visual_batch(config: SVGConfig, data_dir=None, **options):
     """Fixed test sequences (n_eval frames) that every epoch's pictures show."""
-    kwargs = dict(seq_len=config.n_eval, data_dir=data_dir, seed=config.seed)
+    kwargs = dict(seq_len=config.n_eval, data_dir=data_dir, seed=config.seed,
+                  image_size=config.image_size)
     if config.dataset == "smmnist":
-        kwargs.update(num_digits=config.num_digits, image_size=config.image_size,
-                      num_sequences=NUM_VIS_SEQUENCES)
+        kwargs.update(num_digits=config.num_digits, num_sequences=NUM_VIS_SEQUENCES)
     kwargs.update(options)
     data = datasets.load(config.dataset, "test", **kwargs)
     return np.stack(list(data.take(NUM_VIS_SEQUENCES).as_numpy_iterator()))
