@@ -201,3 +201,29 @@ def test_bair_wrong_frame_size_and_missing_folder(tmp_path):
         datasets.load("bair", "train", seq_len=2, data_dir=str(tmp_path / "nowhere"))
     with pytest.raises(ValueError, match="camera='left'"):
         datasets.load("bair", "train", seq_len=2, data_dir=str(tmp_path), camera="left")
+
+
+# ---------------------------------------------------------------- training end to end
+
+
+def _tiny_vgg(dataset):
+    from svg_tf.config import get_config
+
+    return get_config(dataset, "lp", width=4, g_dim=16, z_dim=4, rnn_size=32, n_past=2,
+                      n_future=2, n_eval=6, batch_size=2, niter=1, epoch_size=2)
+
+
+def test_train_evaluate_on_kth_and_bair_shards(kth_dir, tmp_path):
+    from svg_tf.evaluation import evaluate_run
+    from svg_tf.training import train
+
+    _write_bair(tmp_path / "bair")
+    for dataset, data_dir in (("kth", str(kth_dir)), ("bair", str(tmp_path / "bair"))):
+        logdir = str(tmp_path / f"run_{dataset}")
+        result = train(_tiny_vgg(dataset), logdir, data_dir=data_dir, verbose=0,
+                       strategy="default")
+        assert result["step"] == 2 and np.isfinite(result["metrics"]["loss"])
+        assert os.path.exists(os.path.join(logdir, "samples", "epoch_001.gif"))
+        scores = evaluate_run(logdir, num_samples=2, num_sequences=2, batch_size=2,
+                              data_dir=data_dir, progress=False)
+        assert scores["frames"] == [3, 4, 5, 6]
