@@ -41,7 +41,8 @@ def check_run_dir(logdir: str, config: SVGConfig) -> bool:
     """Write config.json, or check it matches on resume. Returns True when resuming."""
     path = os.path.join(logdir, "config.json")
     tf.io.gfile.makedirs(logdir)
-    if tf.io.gfile.exists(path):
+    resuming = tf.io.gfile.exists(path)
+    if resuming:
         with tf.io.gfile.GFile(path) as f:
             saved = json.load(f)
         current = config.to_dict()
@@ -53,7 +54,7 @@ def check_run_dir(logdir: str, config: SVGConfig) -> bool:
             raise TrainingError(f"{path} was written with a different config ({details}). "
                                 "Use another --logdir, or repeat the original flags.")
     _atomic_write(path, config.to_json())
-    return True
+    return resuming
 
 
 def _atomic_write(path, text):
