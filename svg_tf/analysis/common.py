@@ -25,6 +25,11 @@ def write_json(path, data):
 
 
 def savefig(fig, path):
+    """Lay out, write as PNG (any tf.io.gfile path) and free the figure."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
     tf.io.gfile.makedirs(os.path.dirname(path))
     with tf.io.gfile.GFile(path, "wb") as f:
         fig.savefig(f, format="png")
+    plt.close(fig)

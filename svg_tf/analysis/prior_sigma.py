@@ -83,17 +83,14 @@ def _plot(frames, sigmas, hit_frames, path):
     ax.set_xlabel("frame")
     ax.set_ylabel("learned prior sigma")
     ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
     savefig(fig, path)
-    plt.close(fig)
 
 
 FLAGS = flags.FLAGS
 
 
 def define_flags():
-    """Flags of this program (defined on demand, so that importing the module for its
-    functions does not clash with other programs' flags)."""
+    """Flags of this program."""
     flags.DEFINE_string("logdir", None, "SVG-LP SM-MNIST run directory.")
     flags.DEFINE_integer("num_sequences", 100, "Sequences sharing the trajectory.")
     flags.DEFINE_integer("num_steps", 100, "Generated steps after the context.")

@@ -116,17 +116,14 @@ def _plot(steps, model_hists, true_hists, tv, path):
                 ax.set_ylabel(name)
         axes[0, t].set_title(f"t={steps[t] + 1}\nTV {tv[t]:.2f}", fontsize=8)
     fig.suptitle("distribution of (dx, dy) per step", fontsize=9)
-    fig.tight_layout()
     savefig(fig, path)
-    plt.close(fig)
 
 
 FLAGS = flags.FLAGS
 
 
 def define_flags():
-    """Flags of this program (defined on demand, so that importing the module for its
-    functions does not clash with other programs' flags)."""
+    """Flags of this program."""
     flags.DEFINE_string("logdir", None, "SM-MNIST run directory (best trained with num_digits=1).")
     flags.DEFINE_integer("index", 0, "Test trajectory whose first frames are kept.")
     flags.DEFINE_integer("num_sequences", 20, "Conditioning sequences (different digits).")
