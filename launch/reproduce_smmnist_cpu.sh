@@ -36,5 +36,5 @@ python -m svg_tf.analysis.prior_sigma --logdir="$RUNS/lp" --digits="$DIGITS"
 python -m svg_tf.analysis.trajectories --logdir="$RUNS/lp" --digits="$DIGITS"
 python -m svg_tf.analysis.trajectories --logdir="$RUNS/det" --digits="$DIGITS"
 python -m svg_tf.analysis.report --runs="$RUNS" --out=docs --command="$COMMAND" \
-  --digits="$DIGITS"
+  --digits="$DIGITS" --seconds=$(( $(date +%s) - start ))
 echo "== done in $(( $(date +%s) - start )) s: docs/reproduction.md"
