@@ -127,7 +127,7 @@ def write_report(runs, out, command=None, digits="auto", seconds=None):
 
     lines = ["# Reproducing the paper's Stochastic Moving MNIST findings on a CPU", ""]
     if command:
-        took = (f" ({seconds // 60} min {seconds % 60} s wall-clock before this report)"
+        took = (f" ({seconds // 60} min {seconds % 60} s wall-clock on this machine)"
                 if seconds else "")
         lines += [f"Everything here was produced by{took}:", "", f"    {command}", ""]
     lines += [
