@@ -60,7 +60,10 @@ class SVGServing(tf.Module):
         described = "[" + ", ".join(str(d) for d in expected) + "]"
         rank = tf.debugging.assert_rank(tensor, len(expected),
                                         message=f"{name} must have shape {described}")
-        shape = tf.shape(tensor)
+        # The per-axis checks slice the shape, so they must wait for the rank check: otherwise
+        # a wrong-rank input can fail first in the slice with a message that names nothing.
+        with tf.control_dependencies([rank]):
+            shape = tf.shape(tensor)
         checks = [rank]
         for axis, size in enumerate(expected):
             if isinstance(size, int):
