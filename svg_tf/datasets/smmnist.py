@@ -33,7 +33,9 @@ def trajectory(rng: np.random.Generator, seq_len: int, image_size: int = 64,
 
     start: optional (positions, velocities) of the first frames to keep; the rule then
     continues from them with fresh randomness (used to compare the model's futures with the
-    true distribution of futures from the same conditioning frames).
+    true distribution of futures from the same conditioning frames). Only what the kept
+    frames show is kept: the rule re-runs the last kept frame from the state before it, so
+    if the digit hits a wall there its new velocity is drawn afresh (it is not visible yet).
     """
     limit = image_size - digit_size
     sy, sx = int(rng.integers(limit)), int(rng.integers(limit))
@@ -46,8 +48,12 @@ def trajectory(rng: np.random.Generator, seq_len: int, image_size: int = 64,
         fixed_pos, fixed_vel = (np.asarray(a, np.int32) for a in start)
         fixed = min(len(fixed_pos), seq_len)
         positions[:fixed], velocities[:fixed] = fixed_pos[:fixed], fixed_vel[:fixed]
-        sy, sx = (int(v) for v in fixed_pos[fixed - 1] + fixed_vel[fixed - 1])
-        dy, dx = (int(v) for v in fixed_vel[fixed - 1])
+        if fixed >= 2:  # the unclipped position and velocity the last kept frame came from
+            sy, sx = (int(v) for v in fixed_pos[fixed - 2] + fixed_vel[fixed - 2])
+            dy, dx = (int(v) for v in fixed_vel[fixed - 2])
+        else:  # one kept frame shows no motion: keep the freshly drawn velocity
+            sy, sx = (int(v) for v in fixed_pos[0])
+        fixed -= 1
     for t in range(fixed, seq_len):
         hit = False
         if sy < 0:

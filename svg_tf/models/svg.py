@@ -71,6 +71,7 @@ class SVG(keras.Model):
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self._sample_fn = None
         self._reconstruct_fn = None
+        self._prior_fn = None
 
     # ------------------------------------------------------------------ building blocks
     def encode(self, frames, training=False):
@@ -227,6 +228,27 @@ class SVG(keras.Model):
         if return_prior:
             return frames, mu, sigma
         return frames
+
+    def prior_on_frames(self, x):
+        """The learned prior fed with the true frames (the paper's figure 6 protocol).
+
+        x: videos `[B, T, H, W, C]`. Returns (mu, sigma) `[B, T-1, z_dim]`: entry t-1 is
+        p(z_t | x_{1:t-1}) for 0-based frame t, i.e. the prior that would generate frame t
+        after seeing every true frame before it. SVG-LP only.
+        """
+        if self.variant != "lp":
+            raise ValueError(f"prior_on_frames needs a learned prior; this is an SVG-"
+                             f"{self.variant.upper()} model")
+        if self._prior_fn is None:
+            self._prior_fn = tf.function(self._prior_on_frames, reduce_retracing=True)
+        return self._prior_fn(tf.convert_to_tensor(x, tf.float32))
+
+    def _prior_on_frames(self, x):
+        frames = tf.transpose(tf.cast(x, self.compute_dtype), [1, 0, 2, 3, 4])
+        h, _ = self.encode(frames, training=False)
+        prior, _ = self.prior.distribution(h[:-1])
+        return (tf.transpose(tf.cast(prior.loc, tf.float32), [1, 0, 2]),
+                tf.transpose(tf.cast(prior.scale, tf.float32), [1, 0, 2]))
 
     def _sample(self, context, n_future, num_samples, seed):
         c = self.svg_config
