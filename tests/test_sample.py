@@ -73,8 +73,11 @@ def test_prior_on_frames_is_causal_and_matches_sampling():
     _, sigma_changed = model.prior_on_frames(changed)
     np.testing.assert_allclose(sigma_changed[:, :5], sigma[:, :5], rtol=1e-5)
     assert np.max(np.abs(sigma_changed[:, 5] - sigma[:, 5])) > 1e-6
+    from conftest import tiny_config
+    from svg_tf import build_model
+
     with pytest.raises(ValueError, match="learned prior"):
-        _model("fp").prior_on_frames(video)
+        build_model(tiny_config("fp"), compile=False).prior_on_frames(video)
 
 
 # The frame whose encoder skips the decoder receives at training steps t = 1..5 (n_past 3):
