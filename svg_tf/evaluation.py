@@ -35,10 +35,19 @@ def test_videos(config, num_sequences, seq_len, data_dir=None, batch_size=4, **o
 
 def score_samples(samples, truth):
     """Per-sample, per-frame scores of samples `[B, S, T, H, W, C]` against `[B, T, ...]`."""
-    truth = tf.broadcast_to(tf.convert_to_tensor(truth)[:, None], tf.shape(samples))
-    return {"ssim_gaussian": metrics.ssim(samples, truth, "gaussian").numpy(),
-            "ssim_svg": metrics.ssim(samples, truth, "svg").numpy(),
-            "psnr": metrics.psnr(samples, truth).numpy()}
+    scores = _score(tf.convert_to_tensor(samples, tf.float32),
+                    tf.convert_to_tensor(truth, tf.float32))
+    return {k: v.numpy() for k, v in scores.items()}
+
+
+@tf.function(reduce_retracing=True)
+def _score(samples, truth):
+    # One graph for the three metrics; the truth broadcasts over the samples, so its SSIM
+    # statistics are computed once per sequence instead of once per sample.
+    truth = truth[:, None]
+    return {"ssim_gaussian": metrics.ssim(samples, truth, "gaussian"),
+            "ssim_svg": metrics.ssim(samples, truth, "svg"),
+            "psnr": metrics.psnr(samples, truth)}
 
 
 def evaluate_run(logdir, *, num_samples=100, num_sequences=256, n_eval=None, ssim="gaussian",

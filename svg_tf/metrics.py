@@ -34,27 +34,30 @@ def _window(convention):
 
 
 def ssim(x, y, convention="gaussian"):
-    """Mean SSIM of frames `[..., H, W, C]` -> `[...]` (per channel, then channel mean)."""
+    """Mean SSIM of frames `[..., H, W, C]` -> `[...]` (per channel, then channel mean).
+
+    y may broadcast against x (e.g. one ground truth `[B, 1, T, ...]` for many samples
+    `[B, S, T, ...]`): its local statistics are then filtered once, not once per sample.
+    """
     window, cov_norm, data_range = _window(convention)
     x = tf.convert_to_tensor(x, tf.float32)
     y = tf.convert_to_tensor(y, tf.float32)
-    shape = tf.shape(x)
-    lead = shape[:-3]
-    channels = x.shape[-1]
-    # one single-channel image per (frame, channel): [N*C, H, W, 1]
-    def flat(a):
-        a = tf.reshape(a, tf.concat([[-1], shape[-3:]], 0))
-        a = tf.transpose(a, [0, 3, 1, 2])
-        return tf.reshape(a, [-1, shape[-3], shape[-2], 1])
-
-    x, y = flat(x), flat(y)
     # Both windows are separable: two 1-D passes cost 2k instead of k^2 per pixel.
     rows = tf.constant(window[:, None, None, None], tf.float32)
     cols = tf.constant(window[None, :, None, None], tf.float32)
 
     def filt(a):
-        a = tf.nn.conv2d(a, rows, strides=1, padding="VALID")
-        return tf.nn.conv2d(a, cols, strides=1, padding="VALID")
+        """Local means of `[..., H, W, C]`, each channel on its own (valid windows)."""
+        shape = tf.shape(a)
+        images = tf.reshape(a, tf.concat([[-1], shape[-3:]], 0))
+        images = tf.transpose(images, [0, 3, 1, 2])  # one single-channel image per channel
+        images = tf.reshape(images, [-1, shape[-3], shape[-2], 1])
+        images = tf.nn.conv2d(images, rows, strides=1, padding="VALID")
+        images = tf.nn.conv2d(images, cols, strides=1, padding="VALID")
+        out = tf.shape(images)
+        images = tf.reshape(images, [-1, shape[-1], out[1], out[2]])
+        images = tf.transpose(images, [0, 2, 3, 1])
+        return tf.reshape(images, tf.concat([shape[:-3], out[1:3], shape[-1:]], 0))
 
     ux, uy = filt(x), filt(y)
     uxx, uyy, uxy = filt(x * x), filt(y * y), filt(x * y)
@@ -63,8 +66,7 @@ def ssim(x, y, convention="gaussian"):
     vxy = cov_norm * (uxy - ux * uy)
     c1, c2 = (_K1 * data_range) ** 2, (_K2 * data_range) ** 2
     s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
-    per_channel = tf.reshape(tf.reduce_mean(s, axis=[1, 2, 3]), [-1, channels])
-    return tf.reshape(tf.reduce_mean(per_channel, axis=-1), lead)
+    return tf.reduce_mean(s, axis=[-3, -2, -1])  # equal channel weights: per channel, then mean
 
 
 def psnr(x, y, data_range=1.0):

@@ -55,6 +55,20 @@ def test_gaussian_convention_equals_tf_image_ssim_and_batches():
     np.testing.assert_allclose(ours[1, 2], metrics.ssim(x[1, 2], y[1, 2], "gaussian"), atol=1e-6)
 
 
+@pytest.mark.parametrize("convention", ["svg", "gaussian"])
+def test_truth_broadcast_over_samples_equals_repeated_truth(convention):
+    """Evaluation scores 100 samples against one truth without repeating it."""
+    rng = np.random.default_rng(3)
+    samples = rng.uniform(size=(2, 5, 3, 64, 64, 3)).astype(np.float32)
+    truth = rng.uniform(size=(2, 1, 3, 64, 64, 3)).astype(np.float32)
+    repeated = np.broadcast_to(truth, samples.shape)
+    ours = metrics.ssim(samples, truth, convention).numpy()
+    assert ours.shape == (2, 5, 3)
+    np.testing.assert_allclose(ours, metrics.ssim(samples, repeated, convention), atol=1e-6)
+    x, y = samples[1, 4, 2], truth[1, 0, 2]
+    assert ours[1, 4, 2] == pytest.approx(_skimage(x, y, convention), abs=1e-4)
+
+
 @pytest.mark.parametrize("channels", [1, 3])
 def test_psnr_matches_scikit_image(channels):
     rng = np.random.default_rng(2)
