@@ -54,6 +54,10 @@ def test_det_samples_are_identical():
     for s in range(1, 4):
         np.testing.assert_array_equal(frames[:, 0], frames[:, s])
     np.testing.assert_array_equal(frames, model.sample(context, 3, num_samples=4, seed=[5, 6]))
+    one = model.sample(context, 1, num_samples=2, seed=[1, 2])  # the loop body never runs
+    np.testing.assert_allclose(one[:, 0, 0], frames[:, 0, 0], atol=1e-6)
+    with pytest.raises(ValueError, match="n_future=0"):
+        model.sample(context, 0)
 
 
 def test_prior_on_frames_is_causal_and_matches_sampling():

@@ -215,6 +215,8 @@ class SVG(keras.Model):
         into the batch (one pass per time step for all of them) and all randomness is
         stateless: the same seed gives the same frames.
         """
+        if isinstance(n_future, int) and n_future < 1:
+            raise ValueError(f"n_future={n_future}: at least one frame must be predicted")
         if seed is None:
             seed = [self.svg_config.seed, 0]
         seed = tf.cast(tf.reshape(tf.convert_to_tensor(seed), [-1])[:2], tf.int64)
@@ -286,7 +288,8 @@ class SVG(keras.Model):
         prior_noise = tf.random.stateless_normal(tf.stack([n_future, total, max(z_dim, 1)]),
                                                  prior_seed)
 
-        def body(t, h_prev, skips, predictor_states, prior_states, frames_ta, mu_ta, sigma_ta):
+        def predict(t, h_prev, skips, predictor_states, prior_states):
+            """Frame t from the previous frame's encoding (z drawn from the prior)."""
             if self.variant == "det":
                 predictor_input = h_prev
                 mu = sigma = tf.zeros([total, 0])
@@ -300,6 +303,11 @@ class SVG(keras.Model):
                 predictor_input = tf.concat([h_prev, tf.cast(z, h_prev.dtype)], -1)
             g, predictor_states = self.frame_predictor.step(predictor_input, predictor_states)
             frame = self.decoder(g[None], [s[None] for s in skips], training=False)
+            return frame, mu, sigma, predictor_states, prior_states
+
+        def body(t, h_prev, skips, predictor_states, prior_states, frames_ta, mu_ta, sigma_ta):
+            frame, mu, sigma, predictor_states, prior_states = predict(
+                t, h_prev, skips, predictor_states, prior_states)
             h_next, skips_next = self.encoder(frame, training=False)
             if c.skip == "every":
                 skips = [s[0] for s in skips_next]
@@ -313,8 +321,13 @@ class SVG(keras.Model):
                      tf.TensorArray(tf.float32, size=n_future))
         if prior_states is None:
             loop_vars = loop_vars[:4] + (0,) + loop_vars[5:]
-        outputs = tf.while_loop(lambda t, *_: t < n_future, body, loop_vars)
-        frames, mu, sigma = (ta.stack() for ta in outputs[5:])
+        # Every frame but the last is encoded for the next step; the last one only decoded.
+        t, h_prev, skips, predictor_states, prior_states, frames_ta, mu_ta, sigma_ta = (
+            tf.while_loop(lambda t, *_: t < n_future - 1, body, loop_vars))
+        frame, mu, sigma, _, _ = predict(t, h_prev, skips, predictor_states, prior_states)
+        outputs = (frames_ta.write(t, tf.cast(frame[0], tf.float32)), mu_ta.write(t, mu),
+                   sigma_ta.write(t, sigma))
+        frames, mu, sigma = (ta.stack() for ta in outputs)
         shape = tf.concat([[n_future, batch, num_samples], tf.shape(frames)[2:]], 0)
         frames = tf.transpose(tf.reshape(frames, shape), [1, 2, 0, 3, 4, 5])
         stat_shape = tf.stack([n_future, batch, num_samples, z_dim])
