@@ -210,20 +210,20 @@ def describe_sigma(sigma):
     """The figure 6 numbers in words: means, ratio and where the peak sits."""
     if sigma["ratio"] is None:
         return "No wall hit fell inside the analysed window, so nothing was measured."
-    seen = {"true_frames": "the true test frames fed into the prior, as in the paper",
-            "generated": "the model's own samples after the context frames"}
-    text = (f"Mean prior sigma at the steps right after a wall hit "
+    seen = {"true_frames": "the true test frames are fed into the prior, as in the paper",
+            "generated": "the prior sees the model's own samples after the context frames"}
+    text = (f"Mean prior sigma at the collision steps (the frame right after a wall hit) "
             f"{sigma['mean_sigma_at_collisions']:.4f}, elsewhere "
             f"{sigma['mean_sigma_elsewhere']:.4f}, ratio {sigma['ratio']:.3f} "
             f"({sigma['num_sequences']} sequences sharing one trajectory, "
-            f"{sigma['num_steps']} steps; the prior sees "
-            f"{seen.get(sigma.get('conditioning', 'generated'))}).")
+            f"{sigma['num_steps']} steps; {seen.get(sigma.get('conditioning', 'generated'))}).")
     offsets = {int(k): v for k, v in sigma.get("ratio_by_offset", {}).items() if v}
     if offsets:
         peak = max(offsets, key=offsets.get)
-        where = ("at the collision step" if peak == 0 else
-                 f"{abs(peak)} step(s) {'before' if peak < 0 else 'after'} it")
-        text += (f" The ratio is largest {where} ({offsets[peak]:.3f}; by offset: "
+        where = ("at the collision steps themselves" if peak == 0 else
+                 f"with the collision steps shifted {abs(peak)} frame(s) "
+                 f"{'earlier' if peak < 0 else 'later'}")
+        text += (f" The ratio is largest {where} ({offsets[peak]:.3f}; by shift: "
                  + ", ".join(f"{k:+d}: {v:.3f}" for k, v in sorted(offsets.items())) + ").")
     return text
 
