@@ -46,10 +46,11 @@ def test_evaluate_writes_metrics_and_resumes(runs):
         assert len(f.read().strip().splitlines()) == 6
     for name in ("ssim.png", "psnr.png"):
         assert Image.open(os.path.join(logdir, "eval", name)).size[0] > 100
-    assert result["seconds_per_sequence"] > 0
+    assert result["seconds_per_sequence"] > 0 and result["first_batch_seconds"] > 0
     again = evaluate_run(logdir, num_samples=4, num_sequences=5, batch_size=2, progress=False,
                          dataset_options=OPTIONS)
     assert again["seconds_per_sequence"] is None  # every batch was already on disk
+    assert again["first_batch_seconds"] is None
     assert again["per_frame"] == result["per_frame"]
 
 
