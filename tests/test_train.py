@@ -97,28 +97,44 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
 
 
 def test_summary_only_prints_paper_parameter_counts():
-    for dataset, extra, expected in (("smmnist", [], "12,609,961"),
-                                     ("kth", ["--z_dim=24", "--data_dir=."], "22,773,985"),
-                                     ("bair", ["--data_dir=."], "22,827,651")):
-        result = _cli(f"--dataset={dataset}", "--summary_only", *extra)
-        assert result.returncode == 0, result.stderr[-2000:]
-        assert f"trainable parameters: {expected}" in result.stdout.splitlines()[-1]
-        assert "encoder" in result.stdout and "frame_predictor" in result.stdout
+    cases = (("smmnist", [], "12,609,961"),
+             ("kth", ["--z_dim=24", "--data_dir=."], "22,773,985"),
+             ("bair", ["--data_dir=."], "22,827,651"))
+    # Three processes side by side: most of each is importing TensorFlow, single-threaded.
+    running = [subprocess.Popen([sys.executable, "-m", "svg_tf.train", f"--dataset={dataset}",
+                                 "--summary_only", *extra], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+               for dataset, extra, _ in cases]
+    for process, (dataset, _, expected) in zip(running, cases):
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, (dataset, stderr[-2000:])
+        assert f"trainable parameters: {expected}" in stdout.splitlines()[-1], dataset
+        assert "encoder" in stdout and "frame_predictor" in stdout
 
 
-@pytest.mark.parametrize("args, message", [
+BAD_FLAGS = [
     (["--dataset=ucf"], "dataset"),
     (["--model=gan"], "model"),
     (["--strategy=gpus"], "strategy"),
     (["--dataset=kth"], "--data_dir is required"),
     (["--dataset=bair", "--data_dir=/no/such/folder"], "/no/such/folder"),
     (["--image_width=96"], "image_size=96"),
-])
-def test_bad_flags_fail_fast_with_a_message(args, message, tmp_path):
-    result = _cli(*args, f"--logdir={tmp_path / 'run'}", timeout=120)
-    assert result.returncode != 0
-    assert message in result.stderr
-    assert not os.path.exists(tmp_path / "run")  # no work started
+]
+
+
+def test_bad_flags_fail_fast_with_a_message(tmp_path):
+    # All cases side by side (each process is mostly a TensorFlow import).
+    running = []
+    for i, (args, _) in enumerate(BAD_FLAGS):
+        logdir = tmp_path / f"run{i}"
+        running.append((logdir, subprocess.Popen(
+            [sys.executable, "-m", "svg_tf.train", *args, f"--logdir={logdir}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
+    for (args, message), (logdir, process) in zip(BAD_FLAGS, running):
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode != 0, args
+        assert message in stderr, (args, stderr[-2000:])
+        assert not os.path.exists(logdir), args  # no work started
 
 
 def _checkpoint_values(path):
