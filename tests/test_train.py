@@ -35,6 +35,13 @@ def _cli(*args, timeout=300):
                           text=True, timeout=timeout)
 
 
+def _start_cli(*args):
+    """The CLI in the background, for cases that run side by side (each is mostly a
+    TensorFlow import, single-threaded)."""
+    return subprocess.Popen([sys.executable, "-m", "svg_tf.train", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 def test_two_epochs_then_resume_to_three(tmp_path):
     logdir = str(tmp_path / "run")
     config = tiny_config("lp", niter=2, epoch_size=3)
@@ -100,10 +107,7 @@ def test_summary_only_prints_paper_parameter_counts():
     cases = (("smmnist", [], "12,609,961"),
              ("kth", ["--z_dim=24", "--data_dir=."], "22,773,985"),
              ("bair", ["--data_dir=."], "22,827,651"))
-    # Three processes side by side: most of each is importing TensorFlow, single-threaded.
-    running = [subprocess.Popen([sys.executable, "-m", "svg_tf.train", f"--dataset={dataset}",
-                                 "--summary_only", *extra], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+    running = [_start_cli(f"--dataset={dataset}", "--summary_only", *extra)
                for dataset, extra, _ in cases]
     for process, (dataset, _, expected) in zip(running, cases):
         stdout, stderr = process.communicate(timeout=300)
@@ -123,13 +127,9 @@ BAD_FLAGS = [
 
 
 def test_bad_flags_fail_fast_with_a_message(tmp_path):
-    # All cases side by side (each process is mostly a TensorFlow import).
-    running = []
-    for i, (args, _) in enumerate(BAD_FLAGS):
-        logdir = tmp_path / f"run{i}"
-        running.append((logdir, subprocess.Popen(
-            [sys.executable, "-m", "svg_tf.train", *args, f"--logdir={logdir}"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
+    logdirs = [tmp_path / f"run{i}" for i in range(len(BAD_FLAGS))]
+    running = [(logdir, _start_cli(*args, f"--logdir={logdir}"))
+               for (args, _), logdir in zip(BAD_FLAGS, logdirs)]
     for (args, message), (logdir, process) in zip(BAD_FLAGS, running):
         _, stderr = process.communicate(timeout=120)
         assert process.returncode != 0, args
