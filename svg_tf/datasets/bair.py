@@ -73,8 +73,11 @@ def load(split, *, seq_len, data_dir=None, batch_size=None, seed=None, camera="i
         files = records.find_shards(folder, ["*.tfrecords", "*.tfrecord"], "bair", HOW_TO_GET)
         files = records.check_shards(files, verify, skip_corrupt)
         data = records.record_stream(files, training, seed, skip_corrupt)
+        # The test set keeps file order whatever the seed (a fixed test set); unseeded
+        # training may reorder for speed.
         data = data.map(lambda r: parse_example(r, seq_len, camera),
-                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
+                        num_parallel_calls=tf.data.AUTOTUNE,
+                        deterministic=seed is not None or not training)
     else:
         raise ValueError(f"source={source!r} is invalid: expected 'tfrecord' or 'tfds'")
     if training:
