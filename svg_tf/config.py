@@ -18,6 +18,8 @@ BACKBONES = ("dcgan", "vgg")
 IMAGE_SIZES = (64, 128)
 SKIP_MODES = ("last", "original", "every")
 BN_STATISTICS = ("frame", "batch")
+OPTIMIZERS = ("torch_adam", "keras_adam")
+SAMPLE_BN = ("batch", "running")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +58,13 @@ class SVGConfig:
     # Batch-norm statistics in training: "frame" = one set per time step, as the authors'
     # per-frame encoder/decoder calls compute them; "batch" = pooled over all frames.
     bn_statistics: str = "frame"
+    # Adam arithmetic: "torch_adam" = torch.optim.Adam, eps 1e-8 after bias correction (the
+    # authors'); "keras_adam" = keras.optimizers.Adam (eps 1e-7 before bias correction).
+    optimizer: str = "torch_adam"
+    # Batch norm when sampling, reconstructing and evaluating: "batch" = statistics of the
+    # test batch at each frame (the authors' generation script, behind every published
+    # number); "running" = running statistics (a sample independent of the rest of the batch).
+    sample_bn: str = "batch"
     seed: int = 1
 
     def __post_init__(self):
@@ -65,6 +74,8 @@ class SVGConfig:
         _check_choice("image_size", self.image_size, IMAGE_SIZES)
         _check_choice("skip", self.skip, SKIP_MODES)
         _check_choice("bn_statistics", self.bn_statistics, BN_STATISTICS)
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("sample_bn", self.sample_bn, SAMPLE_BN)
         for name in ("channels", "g_dim", "width", "z_dim", "rnn_size", "predictor_rnn_layers",
                      "posterior_rnn_layers", "prior_rnn_layers", "batch_size", "niter",
                      "epoch_size", "num_digits"):
@@ -126,6 +137,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     "bair": dict(dataset="bair", backbone="vgg", channels=3, z_dim=64, n_past=2, n_future=10,
                  n_eval=30, beta=1e-4, lr=0.002),
 }
+
+
+BN_HELP = ("Batch norm when sampling: batch (the authors' generation script and every "
+           "published number: each frame normalised with the statistics of the test batch, so "
+           "results depend on the batch of sequences; the authors used 100) or running "
+           "(running statistics: each sequence independent of the batch). Default: the run's "
+           "sample_bn.")
 
 
 def get_config(dataset: str = "smmnist", model: str = "lp", **overrides) -> SVGConfig:

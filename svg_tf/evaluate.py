@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from absl import app, flags
 
+from svg_tf import config as config_lib
 from svg_tf import metrics
 
 FLAGS = flags.FLAGS
@@ -30,6 +31,7 @@ def define_flags():
                       "best mean SSIM).")
     flags.DEFINE_integer("batch_size", 4, "Test sequences sampled at once (times num_samples).")
     flags.DEFINE_integer("seed", 0, "Sampling seed.")
+    flags.DEFINE_enum("bn", None, config_lib.SAMPLE_BN, config_lib.BN_HELP)
     flags.DEFINE_string("data_dir", None, "Dataset folder for KTH/BAIR (default: as trained).")
     flags.DEFINE_string("digits", "auto", "SM-MNIST digit source (see python -m svg_tf.train).")
     flags.DEFINE_string("compare", None, "Comma-separated evaluated runs to plot together.")
@@ -62,7 +64,8 @@ def main(argv):
     result = evaluate_run(FLAGS.logdir, num_samples=FLAGS.num_samples,
                           num_sequences=FLAGS.num_sequences, n_eval=FLAGS.n_eval,
                           ssim=FLAGS.ssim, select=FLAGS.select, batch_size=FLAGS.batch_size,
-                          data_dir=FLAGS.data_dir, seed=FLAGS.seed, dataset_options=options)
+                          data_dir=FLAGS.data_dir, seed=FLAGS.seed, dataset_options=options,
+                          bn=FLAGS.bn)
     overall = result["overall"]
     print(f"best-of-{FLAGS.num_samples} over {result['protocol']['num_sequences']} sequences, "
           f"frames {result['frames'][0]}-{result['frames'][-1]}: "

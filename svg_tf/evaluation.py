@@ -52,7 +52,7 @@ def _score(samples, truth):
 
 def evaluate_run(logdir, *, num_samples=100, num_sequences=256, n_eval=None, ssim="gaussian",
                  select="per_metric", batch_size=4, data_dir=None, seed=0, progress=True,
-                 dataset_options=None):
+                 dataset_options=None, bn=None):
     """Evaluate the latest checkpoint of `logdir`; writes logdir/eval/ and returns the
     metrics dict (also in metrics.json)."""
     if ssim not in metrics.SSIM_CONVENTIONS:
@@ -62,13 +62,14 @@ def evaluate_run(logdir, *, num_samples=100, num_sequences=256, n_eval=None, ssi
         raise ValueError(f"select={select!r} is invalid: expected one of "
                          f"{list(metrics.SELECTIONS)}")
     model, config = restore_model(logdir)
+    bn = bn or config.sample_bn
     checkpoint = tf.train.latest_checkpoint(os.path.join(logdir, "checkpoints"))
     n_eval = n_eval or config.n_eval
     if n_eval <= config.n_past:
         raise ValueError(f"n_eval={n_eval} must exceed n_past={config.n_past}")
     out_dir = os.path.join(logdir, "eval")
     partial = os.path.join(out_dir, "partial", f"{os.path.basename(checkpoint)}_S{num_samples}"
-                           f"_T{n_eval}_N{num_sequences}_B{batch_size}_seed{seed}")
+                           f"_T{n_eval}_N{num_sequences}_B{batch_size}_seed{seed}_bn{bn}")
     tf.io.gfile.makedirs(partial)
     data = test_videos(config, num_sequences, n_eval, data_dir, batch_size,
                        **(dataset_options or {}))
@@ -82,7 +83,7 @@ def evaluate_run(logdir, *, num_samples=100, num_sequences=256, n_eval=None, ssi
         path = os.path.join(partial, f"batch_{index:05d}.npz")
         if not tf.io.gfile.exists(path):
             samples = model.sample(videos[:, :config.n_past], n_eval - config.n_past,
-                                   num_samples=num_samples, seed=[seed, index])
+                                   num_samples=num_samples, seed=[seed, index], bn=bn)
             scores = score_samples(samples, videos[:, config.n_past:])
             tmp = path + ".tmp.npz"
             np.savez(tmp, **scores)
@@ -96,6 +97,8 @@ def evaluate_run(logdir, *, num_samples=100, num_sequences=256, n_eval=None, ssi
     end = time.time()
     scores = _gather(partial)
     result = summarise(scores, config, n_eval, ssim, select, num_samples, checkpoint)
+    result["protocol"]["bn"] = bn
+    result["protocol"]["batch_size"] = batch_size
     result["seconds_per_sequence"] = (end - first_done) / computed if computed else None
     result["first_batch_seconds"] = first_done - start if first_done else None
     result["protocol"]["scores_dir"] = os.path.relpath(partial, out_dir)

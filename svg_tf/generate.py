@@ -13,6 +13,8 @@ import os
 import numpy as np
 from absl import app, flags
 
+from svg_tf import config as config_lib
+
 FLAGS = flags.FLAGS
 
 
@@ -26,12 +28,16 @@ def define_flags():
     flags.DEFINE_integer("n_eval", None, "Frames, context included (default: the run's n_eval).")
     flags.DEFINE_integer("index", 0, "Which test sequence.")
     flags.DEFINE_integer("seed", 0, "Sampling seed.")
+    flags.DEFINE_enum("bn", None, config_lib.SAMPLE_BN, config_lib.BN_HELP)
+    flags.DEFINE_integer("batch_size", 16,
+                         "Test sequences sampled together (with --bn=batch they share "
+                         "batch-norm statistics; the authors used 100).")
     flags.DEFINE_string("data_dir", None, "Dataset folder for KTH/BAIR.")
     flags.DEFINE_string("digits", "auto", "SM-MNIST digit source.")
 
 
 def generate(logdir, out, num_samples=100, num_random=3, n_eval=None, index=0, seed=0,
-             data_dir=None, dataset_options=None):
+             data_dir=None, dataset_options=None, bn=None, batch_size=16):
     """Write the comparison picture; returns (path, rows) with rows `[R, T, H, W, C]`."""
     from svg_tf import metrics, visualize
     from svg_tf.evaluation import test_videos
@@ -41,10 +47,20 @@ def generate(logdir, out, num_samples=100, num_random=3, n_eval=None, index=0, s
         raise ValueError(f"--out={out} must end in .gif or .png")
     model, config = restore_model(logdir)
     n_eval = n_eval or config.n_eval
-    videos = test_videos(config, index + 1, n_eval, data_dir, 1, **(dataset_options or {}))
-    video = list(videos)[index].numpy()  # [1, T, H, W, C]
-    samples = model.sample(video[:, :config.n_past], n_eval - config.n_past,
-                           num_samples=num_samples, seed=[seed, index]).numpy()[0]
+    bn = bn or config.sample_bn
+    # The batch holding `index`: with bn='batch' its sequences share batch-norm statistics.
+    first = index - index % batch_size
+    videos = test_videos(config, first + batch_size, n_eval, data_dir, batch_size,
+                         **(dataset_options or {}))
+    batch = list(videos)[first // batch_size].numpy()  # [B, T, H, W, C]
+    row = index - first
+    if row >= len(batch):
+        raise ValueError(f"index={index} is past the test set ({first + len(batch)} sequences)")
+    if bn == "batch" and len(batch) < 2:
+        bn = "running"  # a lone last sequence: batch statistics would be degenerate
+    video = batch[row:row + 1]
+    samples = model.sample(batch[:, :config.n_past], n_eval - config.n_past,
+                           num_samples=num_samples, seed=[seed, first], bn=bn).numpy()[row]
     truth = video[0, config.n_past:]
     scores = metrics.ssim(samples, np.broadcast_to(truth, samples.shape)).numpy().mean(-1)
     best = int(np.argmax(scores))
@@ -75,7 +91,8 @@ def main(argv):
                 options = {"digits": FLAGS.digits}
     try:
         path, rows = generate(FLAGS.logdir, FLAGS.out, FLAGS.num_samples, FLAGS.num_random,
-                              FLAGS.n_eval, FLAGS.index, FLAGS.seed, FLAGS.data_dir, options)
+                              FLAGS.n_eval, FLAGS.index, FLAGS.seed, FLAGS.data_dir, options,
+                              bn=FLAGS.bn, batch_size=FLAGS.batch_size)
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error))
     print(f"wrote {path}: rows = ground truth, best of {FLAGS.num_samples} (SSIM), "

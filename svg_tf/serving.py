@@ -81,7 +81,10 @@ class SVGServing(tf.Module):
         positive = [tf.debugging.assert_positive(n_future, message="n_future must be >= 1"),
                     tf.debugging.assert_positive(num_samples, message="num_samples must be >= 1")]
         with tf.control_dependencies(positive):
-            frames, _, sigma = self.model._sample(context, n_future, num_samples, seed)
+            # Running statistics: a request's samples must not depend on the other
+            # sequences batched with it.
+            frames, _, sigma = self.model.sample_graph(context, n_future, num_samples, seed,
+                                                       bn="running")
         outputs = {"frames": frames}
         if c.model == "lp":
             outputs["prior_sigma"] = sigma
@@ -91,7 +94,7 @@ class SVGServing(tf.Module):
         c = self._config
         frames = self._checked("frames", frames,
                                ["batch", c.n_eval, c.image_size, c.image_size, c.channels])
-        return {"reconstruction": self.model._reconstruct(frames)}
+        return {"reconstruction": self.model.reconstruct_graph(frames, bn="running")}
 
 
 def export(logdir, export_dir, checkpoint=None):

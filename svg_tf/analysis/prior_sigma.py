@@ -20,12 +20,14 @@ import os
 import numpy as np
 from absl import app, flags
 
+from svg_tf import config as config_lib
 from svg_tf import datasets
 from svg_tf.analysis.common import load_smmnist_run, savefig, write_json
 
 
 def prior_sigma(logdir, num_sequences=100, num_steps=100, trajectory_seed=0, seed=0,
-                batch_size=25, digits="auto", out_dir=None, conditioning="true_frames"):
+                batch_size=25, digits="auto", out_dir=None, conditioning="true_frames",
+                bn=None):
     if conditioning not in CONDITIONINGS:
         raise ValueError(f"conditioning={conditioning!r}: expected one of {CONDITIONINGS}")
     model, config = load_smmnist_run(logdir)
@@ -40,11 +42,11 @@ def prior_sigma(logdir, num_sequences=100, num_steps=100, trajectory_seed=0, see
     sigmas, hits = [], None
     for index, (videos, trajectory) in enumerate(data):
         if conditioning == "true_frames":
-            _, sigma = model.prior_on_frames(videos)  # [B, T-1, z]: entry t-1 -> frame t
+            _, sigma = model.prior_on_frames(videos, bn=bn)  # [B, T-1, z]: entry t-1 -> frame t
             sigma = sigma.numpy()[:, config.n_past - 1:]
         else:
             _, _, sigma = model.sample(videos[:, :config.n_past], num_steps, num_samples=1,
-                                       seed=[seed, index], return_prior=True)
+                                       seed=[seed, index], return_prior=True, bn=bn)
             sigma = sigma.numpy()[:, 0]
         sigmas.append(sigma.mean(-1))  # [B, steps]
         hits = trajectory["wall_hit"].numpy()[0]  # [T, D], shared by every sequence
@@ -68,6 +70,7 @@ def prior_sigma(logdir, num_sequences=100, num_steps=100, trajectory_seed=0, see
         on, off = _split_means(per_step, shifted)
         ratio_by_offset[str(offset)] = on / off if on is not None and off else None
     result = {
+        "bn": bn or config.sample_bn,
         "num_sequences": int(sigmas.shape[0]), "num_steps": num_steps,
         "n_past": config.n_past, "conditioning": conditioning,
         "trajectory_seed": trajectory_seed,
@@ -126,6 +129,7 @@ def define_flags():
     flags.DEFINE_integer("trajectory_seed", 0, "Which shared trajectory.")
     flags.DEFINE_integer("seed", 0, "Digits and sampling seed.")
     flags.DEFINE_string("digits", "auto", "SM-MNIST digit source.")
+    flags.DEFINE_enum("bn", None, config_lib.SAMPLE_BN, config_lib.BN_HELP)
     flags.DEFINE_enum("conditioning", "true_frames", list(CONDITIONINGS),
                       "What the prior sees: true_frames (the paper's figure 6: the test "
                       "frames are fed into the prior) or generated (the model's own samples "
@@ -139,7 +143,7 @@ def main(argv):
     try:
         result = prior_sigma(FLAGS.logdir, FLAGS.num_sequences, FLAGS.num_steps,
                              FLAGS.trajectory_seed, FLAGS.seed, digits=FLAGS.digits,
-                             conditioning=FLAGS.conditioning)
+                             conditioning=FLAGS.conditioning, bn=FLAGS.bn)
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error))
     at, elsewhere, ratio = (result[k] for k in ("mean_sigma_at_collisions",

@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
+from svg_tf import config as config_lib
 from svg_tf import datasets
 from svg_tf.datasets.mnist_digits import load_digits
 from svg_tf.datasets.smmnist import sequence_spec
@@ -83,8 +84,12 @@ def choose_trajectory(seed, n_past, num_steps, num_available, max_index=1000):
 
 
 def trajectories(logdir, index=-1, num_sequences=20, num_samples=50, num_steps=10,
-                 num_truth=2000, seed=0, digits="auto", out_dir=None):
+                 num_truth=2000, seed=0, digits="auto", out_dir=None, bn=None):
     model, config = load_smmnist_run(logdir)
+    bn = bn or config.sample_bn
+    if bn == "batch" and num_sequences < 2:
+        raise ValueError("bn='batch' samples the conditioning sequences as one batch and needs "
+                         "num_sequences >= 2; pass bn='running'")
     n_past = config.n_past
     seq_len = n_past + num_steps
     num_available = len(load_digits("test", digits)[0])
@@ -98,15 +103,17 @@ def trajectories(logdir, index=-1, num_sequences=20, num_samples=50, num_steps=1
     true_deltas = np.diff(true_pos, axis=1)[:, n_past - 1:]  # motion into each future frame
 
     model_deltas = [[] for _ in range(num_steps)]
-    contexts = datasets.load("smmnist", "test", num_sequences=num_sequences, batch_size=1,
-                             **common)
-    for i, (video, trajectory) in enumerate(contexts):
-        video = video.numpy()[0]
-        positions = trajectory["position"].numpy()[0, :, 0]
+    contexts = datasets.load("smmnist", "test", num_sequences=num_sequences,
+                             batch_size=num_sequences, **common)
+    # One batch: with bn='batch' the conditioning sequences share batch-norm statistics.
+    videos, trajectory = next(iter(contexts))
+    all_samples = model.sample(videos[:, :n_past], num_steps, num_samples=num_samples,
+                               seed=[seed, 0], bn=bn).numpy()  # [N, S, steps, H, W, 1]
+    for i, video in enumerate(videos.numpy()):
+        positions = trajectory["position"].numpy()[i, :, 0]
         y, x = positions[0]
         template = video[0, y:y + 32, x:x + 32, 0]
-        samples = model.sample(video[None, :n_past], num_steps, num_samples=num_samples,
-                               seed=[seed, i]).numpy()[0]  # [S, steps, H, W, 1]
+        samples = all_samples[i]
         found = locate(samples[..., 0].reshape(-1, *samples.shape[2:4]), template)
         found = found.reshape(num_samples, num_steps, 2)
         previous = np.concatenate(
@@ -138,7 +145,7 @@ def trajectories(logdir, index=-1, num_sequences=20, num_samples=50, num_steps=1
                   float(np.mean([emd[t] for t in after])) if after else None,
               "mean_total_variation_after_collision":
                   float(np.mean([tv[t] for t in after])) if after else None,
-              "delta_range": [-MAX_DELTA, MAX_DELTA]}
+              "delta_range": [-MAX_DELTA, MAX_DELTA], "bn": bn}
     out_dir = out_dir or os.path.join(logdir, "analysis")
     write_json(os.path.join(out_dir, "trajectories.json"), result)
     _plot(steps, model_hists, true_hists, tv, emd, after,
@@ -185,6 +192,7 @@ def define_flags():
     flags.DEFINE_integer("num_truth", 2000, "True continuations drawn from the generator.")
     flags.DEFINE_integer("seed", 0, "Seed.")
     flags.DEFINE_string("digits", "auto", "SM-MNIST digit source.")
+    flags.DEFINE_enum("bn", None, config_lib.SAMPLE_BN, config_lib.BN_HELP)
 
 
 def main(argv):
@@ -194,7 +202,7 @@ def main(argv):
     try:
         result = trajectories(FLAGS.logdir, FLAGS.index, FLAGS.num_sequences,
                               FLAGS.num_samples, FLAGS.num_steps, FLAGS.num_truth, FLAGS.seed,
-                              FLAGS.digits)
+                              FLAGS.digits, bn=FLAGS.bn)
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error))
     print(f"trajectory {result['index']}, first wall hit at frame "

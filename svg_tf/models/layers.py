@@ -8,35 +8,17 @@ calling the encoder and decoder once per time step.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import keras
+import numpy as np
 import tensorflow as tf
 
 
 def conv_init():
     """Original init for conv and linear weights: N(0, 0.02)."""
     return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
-
-
-@keras.saving.register_keras_serializable(package="svg_tf")
-class SumOfUniforms(keras.initializers.Initializer):
-    """Sum of two U(-limit, limit) draws.
-
-    PyTorch's LSTMCell has two bias vectors, each U(-1/sqrt(hidden), 1/sqrt(hidden)) and
-    always added together; Keras has one. Drawing the sum keeps the original distribution.
-    """
-
-    def __init__(self, limit, seed=None):
-        self.limit = limit
-        self.seed = seed
-
-    def __call__(self, shape, dtype=None):
-        second_seed = None if self.seed is None else self.seed + 1
-        first = keras.initializers.RandomUniform(-self.limit, self.limit, seed=self.seed)
-        second = keras.initializers.RandomUniform(-self.limit, self.limit, seed=second_seed)
-        return first(shape, dtype=dtype) + second(shape, dtype=dtype)
-
-    def get_config(self):
-        return {"limit": self.limit, "seed": self.seed}
 
 
 def track_layers(owner, prefix, layers):
@@ -49,6 +31,54 @@ def track_layers(owner, prefix, layers):
     for i, layer in enumerate(layers):
         setattr(owner, f"{prefix}_{i}", layer)
     return layers
+
+
+_UPDATE_ORDER = threading.local()
+
+
+@contextlib.contextmanager
+def batch_norm_updates(order):
+    """Say how FrameBatchNorm layers called in training mode in this scope update their
+    running statistics.
+
+    `order` lists group indices: the running statistics end as if the layer had been called
+    once per entry, in that order, on that group's batch (PyTorch's one update per module
+    call). The authors' training loop encodes frames 0, 1, 1, 2, 2, ..., so the model passes
+    that order while encoding all frames in one batched call. `order=()` normalises with the
+    batch statistics and leaves the running statistics alone (the authors' test-time mode).
+    Outside any scope: one update per group, in group order. The scope is read while a
+    function is traced and is per thread, so each tf.distribute replica sees its own.
+    """
+    stack = getattr(_UPDATE_ORDER, "stack", None)
+    if stack is None:
+        stack = _UPDATE_ORDER.stack = []
+    stack.append(tuple(order))
+    try:
+        yield
+    finally:
+        stack.pop()
+
+
+def _current_update_order():
+    stack = getattr(_UPDATE_ORDER, "stack", None)
+    return stack[-1] if stack else None
+
+
+def ema_weights(order, groups, momentum):
+    """(decay, per-group weights) of a sequential EMA over calls on `order`'s groups.
+
+    r <- (1-m) r + m s_k for k = 1..K equals (1-m)^K r + sum_k m (1-m)^(K-k) s_k, so one
+    batched pass can apply K sequential updates exactly.
+    """
+    m = 1.0 - momentum
+    weights = np.zeros([groups], np.float64)
+    count = len(order)
+    for k, group in enumerate(order):
+        if not 0 <= group < groups:
+            raise ValueError(f"batch-norm update order names group {group}, but the input "
+                             f"has {groups} groups")
+        weights[group] += m * (1.0 - m) ** (count - 1 - k)
+    return (1.0 - m) ** count, weights
 
 
 def merge_groups(x):
@@ -120,7 +150,8 @@ class FrameBatchNorm(keras.layers.Layer):
     as PyTorch's BatchNorm2d does on one frame batch. Under `tf.distribute` the sums are
     all-reduced over replicas (synchronised batch norm), so a step on N replicas computes
     exactly what one device computes on the global batch. Moving statistics follow PyTorch:
-    momentum 0.1 (Keras 0.9) and the unbiased variance.
+    momentum 0.1 (Keras 0.9), the unbiased variance, and one update per group as if each
+    group were a separate call (or the order set by `batch_norm_updates`).
     """
 
     def __init__(self, momentum=0.9, epsilon=1e-5, **kwargs):
@@ -161,13 +192,34 @@ class FrameBatchNorm(keras.layers.Layer):
         mean = all_sum(tf.reduce_sum(x32, axis=axes, keepdims=True)) / total
         variance = all_sum(tf.reduce_sum(tf.square(x32 - mean), axis=axes, keepdims=True)) / total
         unbiased = variance * total / tf.maximum(total - 1.0, 1.0)
-        group_mean = tf.reshape(tf.reduce_mean(mean, axis=0), [-1])
-        group_var = tf.reshape(tf.reduce_mean(unbiased, axis=0), [-1])
-        self.moving_mean.assign(self.momentum * self.moving_mean
-                                + (1.0 - self.momentum) * group_mean)
-        self.moving_variance.assign(self.momentum * self.moving_variance
-                                    + (1.0 - self.momentum) * group_var)
+        self._update_running_statistics(mean, unbiased)
         return self._normalize(x, mean, variance)
+
+    def _update_running_statistics(self, mean, unbiased):
+        """Sequential PyTorch updates (see `batch_norm_updates`) in one closed-form step."""
+        order = _current_update_order()
+        channels = mean.shape[-1]
+        means = tf.reshape(mean, [-1, channels])
+        variances = tf.reshape(unbiased, [-1, channels])
+        if order is None:  # one call per group, in group order
+            groups = tf.shape(means)[0]
+            m = 1.0 - self.momentum
+            powers = tf.cast(groups - 1 - tf.range(groups), tf.float32)
+            weights = m * tf.pow(1.0 - m, powers)
+            decay = tf.pow(1.0 - m, tf.cast(groups, tf.float32))
+        elif not order:
+            return
+        else:
+            groups = means.shape[0]
+            if groups is None:
+                raise ValueError("an explicit batch-norm update order needs a static number "
+                                 "of groups")
+            decay, weights = ema_weights(order, groups, self.momentum)
+            weights = tf.constant(weights, tf.float32)
+        self.moving_mean.assign(decay * self.moving_mean
+                                + tf.linalg.matvec(means, weights, transpose_a=True))
+        self.moving_variance.assign(decay * self.moving_variance
+                                    + tf.linalg.matvec(variances, weights, transpose_a=True))
 
     def _normalize(self, x, mean, variance):
         x32 = tf.cast(x, tf.float32)

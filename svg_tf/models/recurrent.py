@@ -14,7 +14,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from svg_tf.models.layers import SumOfUniforms, conv_init, track_layers
+from svg_tf.models.layers import conv_init, track_layers
 
 tfd = tfp.distributions
 
@@ -24,27 +24,63 @@ def _dense(units, name):
                               name=name)
 
 
-class _LSTMCore(keras.layers.Layer):
-    """Embedding plus a stack of LSTM cells, initialised as PyTorch's LSTMCell.
+@keras.saving.register_keras_serializable(package="svg_tf")
+class TorchLSTMCell(keras.layers.Layer):
+    """An LSTM cell with PyTorch's parameters: `bias_ih` and `bias_hh` kept apart.
 
-    The original applies its N(0, 0.02) init to Linear layers only, so LSTM weights keep
-    PyTorch's U(-1/sqrt(hidden), 1/sqrt(hidden)); its two bias vectors become one that is
-    their sum. Keras gates are ordered i, f, c, o (PyTorch: i, f, g, o).
+    The two biases are always added together, but each has its own Adam state, so together
+    they move up to twice as far per step as one bias would: a one-bias cell does not train
+    like the authors' `nn.LSTMCell`. Gates are ordered i, f, g, o (PyTorch's and Keras'
+    order); every weight is U(-1/sqrt(units), 1/sqrt(units)) as in PyTorch. The kernels are
+    stored transposed w.r.t. PyTorch (`kernel` = weight_ih.T, `recurrent_kernel` =
+    weight_hh.T).
+    """
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.state_size = [units, units]
+
+    def build(self, input_shape):
+        limit = 1.0 / math.sqrt(self.units)
+        init = keras.initializers.RandomUniform(-limit, limit)
+        gates = 4 * self.units
+        self.kernel = self.add_weight(name="kernel", shape=(input_shape[-1], gates),
+                                      initializer=init)
+        self.recurrent_kernel = self.add_weight(name="recurrent_kernel",
+                                                shape=(self.units, gates), initializer=init)
+        self.bias_ih = self.add_weight(name="bias_ih", shape=(gates,), initializer=init)
+        self.bias_hh = self.add_weight(name="bias_hh", shape=(gates,), initializer=init)
+
+    def call(self, inputs, states, training=False):
+        h, c = states
+        z = (tf.matmul(inputs, self.kernel) + tf.matmul(h, self.recurrent_kernel)
+             + self.bias_ih + self.bias_hh)
+        i, f, g, o = tf.split(z, 4, axis=-1)
+        c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+        h = tf.sigmoid(o) * tf.tanh(c)
+        return h, [h, c]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(units=self.units)
+        return config
+
+
+class _LSTMCore(keras.layers.Layer):
+    """Embedding plus a stack of PyTorch-style LSTM cells (the authors' models/lstm.py).
+
+    The original applies its N(0, 0.02) init to Linear layers only, so the cells keep
+    PyTorch's default initialisation.
     """
 
     def __init__(self, hidden_size=256, num_layers=1, **kwargs):
         super().__init__(**kwargs)
         self.hidden_size = hidden_size
         self.num_layers = num_layers
-        limit = 1.0 / math.sqrt(hidden_size)
-        uniform = keras.initializers.RandomUniform(-limit, limit)
         self.embed = _dense(hidden_size, "embed")
         self.cells = track_layers(self, "cell", [
-            keras.layers.LSTMCell(hidden_size, kernel_initializer=uniform,
-                                  recurrent_initializer=uniform,
-                                  bias_initializer=SumOfUniforms(limit),
-                                  unit_forget_bias=False, name=f"lstm_{i}")
-            for i in range(num_layers)])
+            TorchLSTMCell(hidden_size, name=f"lstm_{i}") for i in range(num_layers)])
 
     def initial_state(self, batch_size, dtype=tf.float32):
         zeros = tf.zeros([batch_size, self.hidden_size], dtype)

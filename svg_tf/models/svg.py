@@ -14,13 +14,17 @@ global batch and sliced per replica, so a step on N replicas equals a step on on
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from svg_tf.config import SVGConfig
 from svg_tf.models.backbones import make_backbone
+from svg_tf.models.layers import batch_norm_updates
 from svg_tf.models.recurrent import GaussianLSTM, LSTMStack, reparameterize
+from svg_tf.optimizers import make_optimizer
 
 tfd = tfp.distributions
 
@@ -42,6 +46,29 @@ def skip_frame_indices(mode: str, n_past: int, seq_len: int) -> list[int]:
     if mode == "every":
         return [t - 1 for t in range(1, seq_len)]
     raise ValueError(f"skip={mode!r} is invalid: expected one of ['last', 'original', 'every']")
+
+
+def encoder_call_order(seq_len: int) -> list[int]:
+    """Frames in the order the authors' training step encodes them: enc(x_{t-1}), enc(x_t)
+    for t = 1 .. T-1, i.e. 0, 1, 1, 2, 2, ..., T-2, T-1 (one batch-norm update each)."""
+    return [frame for t in range(1, seq_len) for frame in (t - 1, t)]
+
+
+BN_MODES = ("running", "batch")
+
+
+def bn_scope(bn: str):
+    """(training flag, context-manager factory) for the test-time batch-norm mode `bn`.
+
+    running: normalise with the running statistics (each sample independent of the batch);
+    batch:   the authors' generation script: encoder and decoder in training mode, every frame
+             normalised with the statistics of its call's batch, running statistics untouched.
+    """
+    if bn == "running":
+        return False, contextlib.nullcontext
+    if bn == "batch":
+        return True, lambda: batch_norm_updates(())
+    raise ValueError(f"bn={bn!r} is invalid: expected one of {list(BN_MODES)}")
 
 
 @keras.saving.register_keras_serializable(package="svg_tf")
@@ -112,7 +139,9 @@ class SVG(keras.Model):
         frames = tf.transpose(tf.cast(tf.convert_to_tensor(x), self.compute_dtype),
                               [1, 0, 2, 3, 4])
         seq_len = frames.shape[0]
-        h, skips = self.encode(frames, training=training)
+        order = (encoder_call_order(seq_len) if c.bn_statistics == "frame" else [0])
+        with batch_norm_updates(order):
+            h, skips = self.encode(frames, training=training)
         h_prev, h_target = h[:-1], h[1:]
         if self.variant == "det":
             predictor_input = h_prev
@@ -204,7 +233,12 @@ class SVG(keras.Model):
         self.built = True
 
     # ------------------------------------------------------------------ generation
-    def sample(self, context, n_future, num_samples=1, seed=None, return_prior=False):
+    def _bn_mode(self, bn):
+        bn = self.svg_config.sample_bn if bn is None else bn
+        bn_scope(bn)  # validates
+        return bn
+
+    def sample(self, context, n_future, num_samples=1, seed=None, return_prior=False, bn=None):
         """Sample `num_samples` continuations of each context video.
 
         context: `[B, n_past, H, W, C]` in [0, 1]. Returns frames
@@ -214,24 +248,38 @@ class SVG(keras.Model):
         posterior on the true next frame, which warms up the LSTM states. Samples are tiled
         into the batch (one pass per time step for all of them) and all randomness is
         stateless: the same seed gives the same frames.
+
+        bn: 'batch' (the authors' generation script: each frame normalised with the statistics
+        of the B sequences of its sample pass; needs B >= 2) or 'running' (running statistics:
+        a sample does not depend on the other sequences of the batch). Default: the config's
+        `sample_bn`.
         """
         if isinstance(n_future, int) and n_future < 1:
             raise ValueError(f"n_future={n_future}: at least one frame must be predicted")
+        bn = self._bn_mode(bn)
         if seed is None:
             seed = [self.svg_config.seed, 0]
         seed = tf.cast(tf.reshape(tf.convert_to_tensor(seed), [-1])[:2], tf.int64)
         if seed.shape[0] == 1:
             seed = tf.concat([seed, [0]], 0)
         context = tf.convert_to_tensor(context, tf.float32)
-        if self._sample_fn is None:
-            self._sample_fn = tf.function(self._sample, reduce_retracing=True)
-        frames, mu, sigma = self._sample_fn(context, tf.constant(n_future, tf.int32),
-                                            tf.constant(num_samples, tf.int32), seed)
+        _check_batch_statistics(bn, context)
+        frames, mu, sigma = self.sample_graph(context, tf.constant(n_future, tf.int32),
+                                              tf.constant(num_samples, tf.int32), seed, bn)
         if return_prior:
             return frames, mu, sigma
         return frames
 
-    def prior_on_frames(self, x):
+    def sample_graph(self, context, n_future, num_samples, seed, bn="running"):
+        """`sample` on tensors, as a traced function (what a SavedModel signature calls)."""
+        if self._sample_fn is None:
+            self._sample_fn = {}
+        if bn not in self._sample_fn:
+            self._sample_fn[bn] = tf.function(
+                lambda *args: self._sample(*args, bn=bn), reduce_retracing=True)
+        return self._sample_fn[bn](context, n_future, num_samples, seed)
+
+    def prior_on_frames(self, x, bn=None):
         """The learned prior fed with the true frames (the paper's figure 6 protocol).
 
         x: videos `[B, T, H, W, C]`. Returns (mu, sigma) `[B, T-1, z_dim]`: entry t-1 is
@@ -241,35 +289,65 @@ class SVG(keras.Model):
         if self.variant != "lp":
             raise ValueError(f"prior_on_frames needs a learned prior; this is an SVG-"
                              f"{self.variant.upper()} model")
+        bn = self._bn_mode(bn)
+        x = tf.convert_to_tensor(x, tf.float32)
+        _check_batch_statistics(bn, x)
         if self._prior_fn is None:
-            self._prior_fn = tf.function(self._prior_on_frames, reduce_retracing=True)
-        return self._prior_fn(tf.convert_to_tensor(x, tf.float32))
+            self._prior_fn = {}
+        if bn not in self._prior_fn:
+            self._prior_fn[bn] = tf.function(lambda v: self._prior_on_frames(v, bn),
+                                             reduce_retracing=True)
+        return self._prior_fn[bn](x)
 
-    def _prior_on_frames(self, x):
+    def _prior_on_frames(self, x, bn):
         frames = tf.transpose(tf.cast(x, self.compute_dtype), [1, 0, 2, 3, 4])
-        h, _ = self.encode(frames, training=False)
+        training, scope = bn_scope(bn)
+        with scope():
+            h, _ = self.encode(frames, training=training)
         prior, _ = self.prior.distribution(h[:-1])
         return (tf.transpose(tf.cast(prior.loc, tf.float32), [1, 0, 2]),
                 tf.transpose(tf.cast(prior.scale, tf.float32), [1, 0, 2]))
 
-    def _sample(self, context, n_future, num_samples, seed):
+    def _sample(self, context, n_future, num_samples, seed, bn="running"):
         c = self.svg_config
         n_past = context.shape[1]
         if n_past is None:
             raise ValueError("the context length (axis 1) must be static")
+        training, scope = bn_scope(bn)
         batch = tf.shape(context)[0]
         total = batch * num_samples
         z_dim = c.z_dim if self.variant != "det" else 0
         post_seed, prior_seed = tf.unstack(
             tf.random.experimental.stateless_split(seed, num=2))
 
+        # Samples are tiled sample-major (index s * B + b): grouping [S, B] then gives each
+        # sample pass its own batch-norm statistics over the B sequences, as the authors'
+        # one-pass-per-sample loop computes them.
+        def per_pass(x):
+            return tf.reshape(x, tf.concat([[num_samples, batch], tf.shape(x)[1:]], 0))
+
+        def flat(x):
+            return tf.reshape(x, tf.concat([[total], tf.shape(x)[2:]], 0))
+
+        def encode_step(frame):
+            with scope():
+                h, skips = self.encoder(per_pass(frame), training=training)
+            return flat(h), [flat(s) for s in skips]
+
+        def decode_step(g, skips):
+            with scope():
+                frame = self.decoder(per_pass(g), [per_pass(s) for s in skips],
+                                     training=training)
+            return flat(frame)
+
         ctx = tf.transpose(tf.cast(context, self.compute_dtype), [1, 0, 2, 3, 4])
-        h_ctx, skips_ctx = self.encode(ctx, training=False)
-        h_ctx = tf.repeat(h_ctx, num_samples, axis=1)  # [P, B*S, g], sample-minor
+        with scope():
+            h_ctx, skips_ctx = self.encode(ctx, training=training)
+        h_ctx = tf.tile(h_ctx, [1, num_samples, 1])  # [P, S*B, g], sample-major
 
         predictor_states = self.frame_predictor.initial_state(total, h_ctx.dtype)
         prior_states = (self.prior.initial_state(total, tf.float32)
-                        if self.variant == "lp" else None)
+                        if self.variant == "lp" else [])
         if n_past > 1:
             if self.variant == "det":
                 predictor_input = h_ctx[:-1]
@@ -284,7 +362,7 @@ class SVG(keras.Model):
 
         first_skip = {"last": n_past - 1, "original": max(n_past - 2, 0),
                       "every": n_past - 1}[c.skip]
-        skips = [tf.repeat(s[first_skip], num_samples, axis=0) for s in skips_ctx]
+        skips = [_tile_rows(s[first_skip], num_samples) for s in skips_ctx]
         prior_noise = tf.random.stateless_normal(tf.stack([n_future, total, max(z_dim, 1)]),
                                                  prior_seed)
 
@@ -302,57 +380,68 @@ class SVG(keras.Model):
                 z = mu + sigma * prior_noise[t]
                 predictor_input = tf.concat([h_prev, tf.cast(z, h_prev.dtype)], -1)
             g, predictor_states = self.frame_predictor.step(predictor_input, predictor_states)
-            frame = self.decoder(g[None], [s[None] for s in skips], training=False)
+            frame = decode_step(g, skips)
             return frame, mu, sigma, predictor_states, prior_states
 
         def body(t, h_prev, skips, predictor_states, prior_states, frames_ta, mu_ta, sigma_ta):
             frame, mu, sigma, predictor_states, prior_states = predict(
                 t, h_prev, skips, predictor_states, prior_states)
-            h_next, skips_next = self.encoder(frame, training=False)
+            h_next, skips_next = encode_step(frame)
             if c.skip == "every":
-                skips = [s[0] for s in skips_next]
-            return (t + 1, h_next[0], skips, predictor_states, prior_states,
-                    frames_ta.write(t, tf.cast(frame[0], tf.float32)), mu_ta.write(t, mu),
+                skips = skips_next
+            return (t + 1, h_next, skips, predictor_states, prior_states,
+                    frames_ta.write(t, tf.cast(frame, tf.float32)), mu_ta.write(t, mu),
                     sigma_ta.write(t, sigma))
 
         loop_vars = (tf.constant(0), h_ctx[-1], skips, predictor_states, prior_states,
                      tf.TensorArray(tf.float32, size=n_future),
                      tf.TensorArray(tf.float32, size=n_future),
                      tf.TensorArray(tf.float32, size=n_future))
-        if prior_states is None:
-            loop_vars = loop_vars[:4] + (0,) + loop_vars[5:]
         # Every frame but the last is encoded for the next step; the last one only decoded.
         t, h_prev, skips, predictor_states, prior_states, frames_ta, mu_ta, sigma_ta = (
             tf.while_loop(lambda t, *_: t < n_future - 1, body, loop_vars))
         frame, mu, sigma, _, _ = predict(t, h_prev, skips, predictor_states, prior_states)
-        outputs = (frames_ta.write(t, tf.cast(frame[0], tf.float32)), mu_ta.write(t, mu),
+        outputs = (frames_ta.write(t, tf.cast(frame, tf.float32)), mu_ta.write(t, mu),
                    sigma_ta.write(t, sigma))
         frames, mu, sigma = (ta.stack() for ta in outputs)
-        shape = tf.concat([[n_future, batch, num_samples], tf.shape(frames)[2:]], 0)
-        frames = tf.transpose(tf.reshape(frames, shape), [1, 2, 0, 3, 4, 5])
-        stat_shape = tf.stack([n_future, batch, num_samples, z_dim])
-        mu = tf.transpose(tf.reshape(mu, stat_shape), [1, 2, 0, 3])
-        sigma = tf.transpose(tf.reshape(sigma, stat_shape), [1, 2, 0, 3])
+        shape = tf.concat([[n_future, num_samples, batch], tf.shape(frames)[2:]], 0)
+        frames = tf.transpose(tf.reshape(frames, shape), [2, 1, 0, 3, 4, 5])
+        stat_shape = tf.stack([n_future, num_samples, batch, z_dim])
+        mu = tf.transpose(tf.reshape(mu, stat_shape), [2, 1, 0, 3])
+        sigma = tf.transpose(tf.reshape(sigma, stat_shape), [2, 1, 0, 3])
         return frames, mu, sigma
 
-    def reconstruct(self, x):
+    def reconstruct(self, x, bn=None):
         """Posterior reconstruction `[B, T, H, W, C]` of videos `x` `[B, T, H, W, C]`.
 
         As the authors' make_gifs: the first n_past frames are the ground truth; afterwards
         each frame is decoded from the predictor fed with its own previous output and with z
         = the posterior mean on the true frame. It shows what the model can express when the
         latent is inferred, which is what a deployment check or a training summary wants.
+        bn: as in `sample`.
         """
-        if self._reconstruct_fn is None:
-            self._reconstruct_fn = tf.function(self._reconstruct, reduce_retracing=True)
-        return self._reconstruct_fn(tf.convert_to_tensor(x, tf.float32))
+        bn = self._bn_mode(bn)
+        x = tf.convert_to_tensor(x, tf.float32)
+        _check_batch_statistics(bn, x)
+        return self.reconstruct_graph(x, bn)
 
-    def _reconstruct(self, x):
+    def reconstruct_graph(self, x, bn="running"):
+        """`reconstruct` on a tensor, as a traced function (for SavedModel signatures)."""
+        if self._reconstruct_fn is None:
+            self._reconstruct_fn = {}
+        if bn not in self._reconstruct_fn:
+            self._reconstruct_fn[bn] = tf.function(lambda v: self._reconstruct(v, bn),
+                                                   reduce_retracing=True)
+        return self._reconstruct_fn[bn](x)
+
+    def _reconstruct(self, x, bn="running"):
         c = self.svg_config
+        training, scope = bn_scope(bn)
         frames = tf.transpose(tf.cast(x, self.compute_dtype), [1, 0, 2, 3, 4])
         seq_len = frames.shape[0]
         n_past = min(c.n_past, seq_len)
-        h_true, skips_true = self.encode(frames, training=False)
+        with scope():
+            h_true, skips_true = self.encode(frames, training=training)
         if self.variant != "det":
             posterior, _ = self.posterior.distribution(h_true[1:])
             z_all = tf.cast(posterior.loc, h_true.dtype)
@@ -369,9 +458,10 @@ class SVG(keras.Model):
             if t < n_past:
                 h_in = h_true[t]
                 continue
-            frame = self.decoder(g[None], [s[None] for s in skips], training=False)
+            with scope():
+                frame = self.decoder(g[None], [s[None] for s in skips], training=training)
+                h_next, skips_next = self.encoder(frame, training=training)
             outputs.append(frame[0])
-            h_next, skips_next = self.encoder(frame, training=False)
             h_in = h_next[0]
             if c.skip == "every":
                 skips = [s[0] for s in skips_next]
@@ -385,6 +475,18 @@ class SVG(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(config=config["config"], name=config.get("name"))
+
+
+def _tile_rows(x, times):
+    """`[B, ...]` -> `[times * B, ...]`, copies one after another (sample-major)."""
+    return tf.tile(x, tf.concat([[times], tf.ones([tf.rank(x) - 1], tf.int32)], 0))
+
+
+def _check_batch_statistics(bn, videos):
+    if bn == "batch" and videos.shape[0] == 1:
+        raise ValueError("bn='batch' normalises every frame with the statistics of the batch "
+                         "of sequences (the authors' generation) and needs at least 2 "
+                         "sequences; pass bn='running' for a single sequence")
 
 
 def _unpack(data):
@@ -419,7 +521,7 @@ def build_model(config: SVGConfig, compile: bool = True, jit_compile=False,
     finally:
         keras.config.set_dtype_policy(previous)
     if compile:
-        optimizer = keras.optimizers.Adam(config.lr, beta_1=config.beta1)
+        optimizer = make_optimizer(config.optimizer, config.lr, config.beta1)
         if mixed_precision:
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         model.compile(optimizer=optimizer, jit_compile=jit_compile)
