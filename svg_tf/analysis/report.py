@@ -150,7 +150,11 @@ def write_report(runs, out, command=None, digits="auto", seconds=None):
         f"- Evaluation: best of {protocol['num_samples']} samples on "
         f"{protocol['num_sequences']} fixed test sequences, {config.n_past} context frames, "
         f"frames {config.n_past + 1}-{n_eval} scored; best sample per metric "
-        f"({protocol['select']}).", "",
+        f"({protocol['select']}); batch norm while sampling: "
+        f"{protocol.get('bn', 'running')}" + (
+            f" (statistics of {protocol.get('batch_size')} test sequences per sample pass, "
+            "as the authors' generation script)" if protocol.get("bn") == "batch" else "")
+        + ".", "",
         "## Numbers", "",
         "Mean over predicted frames of the best-of-N scores (Gaussian SSIM = tf.image.ssim; "
         "svg SSIM = the authors' skimage defaults); 'trained horizon' averages only the first "

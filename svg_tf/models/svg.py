@@ -96,9 +96,9 @@ class SVG(keras.Model):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.mse_tracker = keras.metrics.Mean(name="mse")
         self.kl_tracker = keras.metrics.Mean(name="kl")
-        self._sample_fn = None
-        self._reconstruct_fn = None
-        self._prior_fn = None
+        # Traced generation functions per (purpose, batch-norm mode). A plain object: a dict
+        # attribute would be tracked, and a SavedModel cannot save its tuple keys.
+        self._traced = _TracedFunctions()
 
     # ------------------------------------------------------------------ building blocks
     def encode(self, frames, training=False):
@@ -238,7 +238,8 @@ class SVG(keras.Model):
         bn_scope(bn)  # validates
         return bn
 
-    def sample(self, context, n_future, num_samples=1, seed=None, return_prior=False, bn=None):
+    def sample(self, context, n_future, num_samples=1, seed=None, return_prior=False, bn=None,
+               noise=None):
         """Sample `num_samples` continuations of each context video.
 
         context: `[B, n_past, H, W, C]` in [0, 1]. Returns frames
@@ -253,6 +254,10 @@ class SVG(keras.Model):
         of the B sequences of its sample pass; needs B >= 2) or 'running' (running statistics:
         a sample does not depend on the other sequences of the batch). Default: the config's
         `sample_bn`.
+
+        noise: optional (posterior eps `[n_past-1, num_samples, B, z]`, prior eps
+        `[n_future, num_samples, B, z]`) to replay given noise instead of drawing it from the
+        seed (the prior eps is z itself for SVG-FP); for parity checks against other code.
         """
         if isinstance(n_future, int) and n_future < 1:
             raise ValueError(f"n_future={n_future}: at least one frame must be predicted")
@@ -264,20 +269,21 @@ class SVG(keras.Model):
             seed = tf.concat([seed, [0]], 0)
         context = tf.convert_to_tensor(context, tf.float32)
         _check_batch_statistics(bn, context)
+        if noise is not None:
+            noise = tuple(tf.convert_to_tensor(n, tf.float32) for n in noise)
         frames, mu, sigma = self.sample_graph(context, tf.constant(n_future, tf.int32),
-                                              tf.constant(num_samples, tf.int32), seed, bn)
+                                              tf.constant(num_samples, tf.int32), seed, bn,
+                                              noise)
         if return_prior:
             return frames, mu, sigma
         return frames
 
-    def sample_graph(self, context, n_future, num_samples, seed, bn="running"):
+    def sample_graph(self, context, n_future, num_samples, seed, bn="running", noise=None):
         """`sample` on tensors, as a traced function (what a SavedModel signature calls)."""
-        if self._sample_fn is None:
-            self._sample_fn = {}
-        if bn not in self._sample_fn:
-            self._sample_fn[bn] = tf.function(
-                lambda *args: self._sample(*args, bn=bn), reduce_retracing=True)
-        return self._sample_fn[bn](context, n_future, num_samples, seed)
+        function = self._traced.get(("sample", bn, noise is None),
+                                    lambda *args: self._sample(*args, bn=bn))
+        args = (context, n_future, num_samples, seed) + ((noise,) if noise is not None else ())
+        return function(*args)
 
     def prior_on_frames(self, x, bn=None):
         """The learned prior fed with the true frames (the paper's figure 6 protocol).
@@ -292,12 +298,7 @@ class SVG(keras.Model):
         bn = self._bn_mode(bn)
         x = tf.convert_to_tensor(x, tf.float32)
         _check_batch_statistics(bn, x)
-        if self._prior_fn is None:
-            self._prior_fn = {}
-        if bn not in self._prior_fn:
-            self._prior_fn[bn] = tf.function(lambda v: self._prior_on_frames(v, bn),
-                                             reduce_retracing=True)
-        return self._prior_fn[bn](x)
+        return self._traced.get(("prior", bn), lambda v: self._prior_on_frames(v, bn))(x)
 
     def _prior_on_frames(self, x, bn):
         frames = tf.transpose(tf.cast(x, self.compute_dtype), [1, 0, 2, 3, 4])
@@ -308,7 +309,7 @@ class SVG(keras.Model):
         return (tf.transpose(tf.cast(prior.loc, tf.float32), [1, 0, 2]),
                 tf.transpose(tf.cast(prior.scale, tf.float32), [1, 0, 2]))
 
-    def _sample(self, context, n_future, num_samples, seed, bn="running"):
+    def _sample(self, context, n_future, num_samples, seed, noise=None, bn="running"):
         c = self.svg_config
         n_past = context.shape[1]
         if n_past is None:
@@ -353,7 +354,10 @@ class SVG(keras.Model):
                 predictor_input = h_ctx[:-1]
             else:
                 posterior, _ = self.posterior.distribution(h_ctx[1:])
-                eps = tf.random.stateless_normal(tf.shape(posterior.loc), post_seed)
+                if noise is None:
+                    eps = tf.random.stateless_normal(tf.shape(posterior.loc), post_seed)
+                else:
+                    eps = tf.reshape(noise[0], tf.shape(posterior.loc))
                 z = reparameterize(posterior, eps)
                 predictor_input = tf.concat([h_ctx[:-1], tf.cast(z, h_ctx.dtype)], -1)
                 if self.variant == "lp":
@@ -363,8 +367,11 @@ class SVG(keras.Model):
         first_skip = {"last": n_past - 1, "original": max(n_past - 2, 0),
                       "every": n_past - 1}[c.skip]
         skips = [_tile_rows(s[first_skip], num_samples) for s in skips_ctx]
-        prior_noise = tf.random.stateless_normal(tf.stack([n_future, total, max(z_dim, 1)]),
-                                                 prior_seed)
+        if noise is None:
+            prior_noise = tf.random.stateless_normal(
+                tf.stack([n_future, total, max(z_dim, 1)]), prior_seed)
+        else:
+            prior_noise = tf.reshape(noise[1], tf.stack([n_future, total, z_dim]))
 
         def predict(t, h_prev, skips, predictor_states, prior_states):
             """Frame t from the previous frame's encoding (z drawn from the prior)."""
@@ -427,12 +434,7 @@ class SVG(keras.Model):
 
     def reconstruct_graph(self, x, bn="running"):
         """`reconstruct` on a tensor, as a traced function (for SavedModel signatures)."""
-        if self._reconstruct_fn is None:
-            self._reconstruct_fn = {}
-        if bn not in self._reconstruct_fn:
-            self._reconstruct_fn[bn] = tf.function(lambda v: self._reconstruct(v, bn),
-                                                   reduce_retracing=True)
-        return self._reconstruct_fn[bn](x)
+        return self._traced.get(("reconstruct", bn), lambda v: self._reconstruct(v, bn))(x)
 
     def _reconstruct(self, x, bn="running"):
         c = self.svg_config
@@ -475,6 +477,18 @@ class SVG(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(config=config["config"], name=config.get("name"))
+
+
+class _TracedFunctions:
+    """tf.functions made on first use, one per key."""
+
+    def __init__(self):
+        self._functions = {}
+
+    def get(self, key, python_function):
+        if key not in self._functions:
+            self._functions[key] = tf.function(python_function, reduce_retracing=True)
+        return self._functions[key]
 
 
 def _tile_rows(x, times):
