@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from svg_tf import datasets, metrics
-from svg_tf.training import restore_model
+from svg_tf.run_dir import load_run
 
 
 def test_videos(config, num_sequences, seq_len, data_dir=None, batch_size=4, **options):
@@ -61,7 +61,7 @@ def evaluate_run(logdir, *, num_samples=100, num_sequences=256, n_eval=None, ssi
     if select not in metrics.SELECTIONS:
         raise ValueError(f"select={select!r} is invalid: expected one of "
                          f"{list(metrics.SELECTIONS)}")
-    model, config = restore_model(logdir)
+    config, model = load_run(logdir)
     bn = bn or config.sample_bn
     checkpoint = tf.train.latest_checkpoint(os.path.join(logdir, "checkpoints"))
     n_eval = n_eval or config.n_eval

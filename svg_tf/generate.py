@@ -41,11 +41,11 @@ def generate(logdir, out, num_samples=100, num_random=3, n_eval=None, index=0, s
     """Write the comparison picture; returns (path, rows) with rows `[R, T, H, W, C]`."""
     from svg_tf import metrics, visualize
     from svg_tf.evaluation import test_videos
-    from svg_tf.training import restore_model
+    from svg_tf.run_dir import load_run
 
     if not out.endswith((".gif", ".png")):
         raise ValueError(f"--out={out} must end in .gif or .png")
-    model, config = restore_model(logdir)
+    config, model = load_run(logdir)
     n_eval = n_eval or config.n_eval
     bn = bn or config.sample_bn
     # The batch holding `index`: with bn='batch' its sequences share batch-norm statistics.

@@ -99,9 +99,9 @@ class SVGServing(tf.Module):
 
 def export(logdir, export_dir, checkpoint=None):
     """Write the SavedModel, config.json and README.md to export_dir; returns the path."""
-    from svg_tf.training import restore_model
+    from svg_tf.run_dir import load_run
 
-    model, config = restore_model(logdir, checkpoint)
+    config, model = load_run(logdir, checkpoint)
     module = SVGServing(model, config)
     if tf.io.gfile.exists(export_dir) and tf.io.gfile.listdir(export_dir):
         raise FileExistsError(f"{export_dir} exists and is not empty: export to a new version "

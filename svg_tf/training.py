@@ -220,9 +220,3 @@ def _chief(strategy):
         return True, 0
     task_type, task_id = resolver.task_type, resolver.task_id or 0
     return task_type in (None, "chief") or (task_type == "worker" and task_id == 0), task_id
-
-
-def restore_model(logdir: str, checkpoint: str | None = None):
-    """(model, config) from a run directory: `svg_tf.load_run` in the older order."""
-    config, model = run_dir.load_run(logdir, checkpoint)
-    return model, config

@@ -155,3 +155,13 @@ def test_a_converted_run_goes_through_evaluate_generate_and_export(tmp_path):
         context=tf.constant(context), n_future=tf.constant(2), num_samples=tf.constant(2),
         seed=tf.constant([1, 2], tf.int64))
     assert out["frames"].shape == (1, 2, 2, 64, 64, 1)
+
+
+def test_zip_format_state_dicts_convert_to_the_same_weights(tmp_path):
+    legacy, _ = fixture("dcgan_c1_lp")
+    zipped = os.path.join(FIXTURES, "authors_dcgan_c1_lp_state_dicts_zip.pth")
+    _, a = convert(legacy, str(tmp_path / "a"))
+    _, b = convert(zipped, str(tmp_path / "b"))
+    assert len(a.weights) == len(b.weights)
+    for wa, wb in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(wa.numpy(), wb.numpy(), err_msg=wa.path)

@@ -11,7 +11,8 @@ import tensorflow as tf
 
 from conftest import tiny_config
 from svg_tf.serving import export
-from svg_tf.training import restore_model, train
+from svg_tf import load_run
+from svg_tf.training import train
 
 pytestmark = pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -77,7 +78,7 @@ def test_fresh_tensorflow_process_reproduces_model_sample(exported, tmp_path):
     assert result["a"].shape == (2, 3, 4, 64, 64, 1) and result["sigma"].shape == (2, 3, 4, 4)
     np.testing.assert_array_equal(result["a"], result["b"])
     assert np.max(np.abs(result["a"] - result["c"])) > 1e-6
-    model, _ = restore_model(logdir)
+    _, model = load_run(logdir)
     ours = model.sample(context, 4, num_samples=3, seed=[5, 6], bn="running").numpy()
     np.testing.assert_allclose(result["a"], ours, atol=1e-5)
 
@@ -105,7 +106,7 @@ def test_graph_asserts_name_the_expected_shape(exported):
     from svg_tf.serving import SVGServing
 
     logdir, _ = exported
-    model, config = restore_model(logdir)
+    config, model = load_run(logdir)
     module = SVGServing(model, config)
     loose = tf.function(module._sample, input_signature=[
         tf.TensorSpec(None, tf.float32), tf.TensorSpec([], tf.int32),

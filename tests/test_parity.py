@@ -181,17 +181,12 @@ def test_train_step_running_statistics_follow_the_authors_call_order():
         _batch_norm_layers(model.decoder))
 
 
-def _authors_generation(model, context, n_future, num_samples, seed):
+def _authors_generation(model, context, n_future, post_noise, prior_noise):
     """The authors' generate_svg_lp.py loop: one pass per sample, the encoder and decoder
-    called once per frame in training mode on the batch (statistics not updated), the noise
-    taken from the same stateless draws as `sample` (pass s, sequence b = row s*B + b)."""
-    c = model.svg_config
+    called once per frame in training mode on the batch (statistics not updated); the noise
+    of pass s is post_noise[:, s] and prior_noise[:, s] (`[steps, S, B, z]`)."""
     batch, n_past = context.shape[0], context.shape[1]
-    total = batch * num_samples
-    post_seed, prior_seed = tf.unstack(tf.random.experimental.stateless_split(
-        tf.constant(seed, tf.int64), num=2))
-    post_noise = tf.random.stateless_normal([n_past - 1, total, c.z_dim], post_seed).numpy()
-    prior_noise = tf.random.stateless_normal([n_future, total, c.z_dim], prior_seed).numpy()
+    num_samples = post_noise.shape[1]
 
     def enc(frame):
         with batch_norm_updates(()):
@@ -205,7 +200,6 @@ def _authors_generation(model, context, n_future, num_samples, seed):
     outputs = []
     x = tf.constant(np.transpose(context, [1, 0, 2, 3, 4]))
     for s in range(num_samples):
-        rows = slice(s * batch, (s + 1) * batch)
         pred_state = model.frame_predictor.initial_state(batch)
         prior_state = model.prior.initial_state(batch)
         post_state = model.posterior.initial_state(batch)
@@ -215,13 +209,13 @@ def _authors_generation(model, context, n_future, num_samples, seed):
             if i < n_past:
                 skip = skips_i  # refreshed while i < n_past: frame n_past-2 ("original")
                 q, post_state = model.posterior.distribution_step(enc(x[i])[0], post_state)
-                z = q.loc + q.scale * post_noise[i - 1, rows]
+                z = q.loc + q.scale * post_noise[i - 1, s]
                 _, prior_state = model.prior.distribution_step(h, prior_state)
                 _, pred_state = model.frame_predictor.step(tf.concat([h, z], -1), pred_state)
                 x_in = x[i]
             else:
                 p, prior_state = model.prior.distribution_step(h, prior_state)
-                z = p.loc + p.scale * prior_noise[i - n_past, rows]
+                z = p.loc + p.scale * prior_noise[i - n_past, s]
                 g, pred_state = model.frame_predictor.step(tf.concat([h, z], -1), pred_state)
                 x_in = dec(g, skip)
                 frames.append(x_in.numpy())
@@ -234,8 +228,11 @@ def test_sample_with_batch_statistics_equals_the_authors_generation_loop():
     c = model.svg_config
     context = tf.random.stateless_uniform([3, c.n_past, 64, 64, 1], [7, 8]).numpy()
     stats = [v.numpy() for v in model.non_trainable_variables]
-    frames = model.sample(context, 4, num_samples=2, seed=[11, 12], bn="batch").numpy()
-    expected = _authors_generation(model, context, 4, 2, [11, 12])
+    rng = np.random.default_rng(5)
+    post = rng.normal(size=(c.n_past - 1, 2, 3, c.z_dim)).astype(np.float32)
+    prior = rng.normal(size=(4, 2, 3, c.z_dim)).astype(np.float32)
+    frames = model.sample(context, 4, num_samples=2, bn="batch", noise=(post, prior)).numpy()
+    expected = _authors_generation(model, context, 4, post, prior)
     np.testing.assert_allclose(frames, expected, atol=1e-5)
     for before, after in zip(stats, model.non_trainable_variables):
         np.testing.assert_array_equal(before, after.numpy())

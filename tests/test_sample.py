@@ -43,7 +43,9 @@ def test_sample_batch_independence():
     # compare against a batch whose first row is the same sequence.
     first = model.sample(np.concatenate([context[:1], context[2:]]), 3, num_samples=2,
                          seed=[1, 1], bn="running")
-    np.testing.assert_allclose(full[0], first[0], atol=1e-6)
+    # Equal up to float32 rounding: CPU matmul/conv kernels round differently for other
+    # batch sizes (~5e-5 here); a real dependence on the other sequences is O(0.1).
+    np.testing.assert_allclose(full[0], first[0], atol=2e-4)
 
 
 def test_det_samples_are_identical():

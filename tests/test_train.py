@@ -13,7 +13,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import tiny_config
-from svg_tf.training import TrainingError, check_run_dir, restore_model, train
+from svg_tf import load_run
+from svg_tf.training import TrainingError, check_run_dir, train
 
 pytestmark = pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")
 
@@ -64,7 +65,7 @@ def test_two_epochs_then_resume_to_three(tmp_path):
     assert any("resumed" in line and "step 6" in line for line in logs)
     assert second["step"] == 9
     assert int(second["model"].optimizer.iterations) == 9  # Adam's count continues
-    restored, _ = restore_model(logdir, first["checkpoint"])
+    _, restored = load_run(logdir, first["checkpoint"])
     for a, b in zip(weights, restored.weights):
         np.testing.assert_array_equal(a, b.numpy())
 

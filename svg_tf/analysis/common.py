@@ -9,9 +9,9 @@ import tensorflow as tf
 
 
 def load_smmnist_run(logdir):
-    from svg_tf.training import restore_model
+    from svg_tf.run_dir import load_run
 
-    model, config = restore_model(logdir)
+    config, model = load_run(logdir)
     if config.dataset != "smmnist":
         raise ValueError(f"{logdir} trained on {config.dataset}: this analysis needs a "
                          "Stochastic Moving MNIST run")

@@ -355,9 +355,11 @@ class SVG(keras.Model):
             else:
                 posterior, _ = self.posterior.distribution(h_ctx[1:])
                 if noise is None:
-                    eps = tf.random.stateless_normal(tf.shape(posterior.loc), post_seed)
+                    eps = _sample_major(tf.random.stateless_normal(
+                        tf.stack([n_past - 1, batch, num_samples, c.z_dim]), post_seed))
                 else:
-                    eps = tf.reshape(noise[0], tf.shape(posterior.loc))
+                    eps = noise[0]
+                eps = tf.reshape(eps, tf.shape(posterior.loc))
                 z = reparameterize(posterior, eps)
                 predictor_input = tf.concat([h_ctx[:-1], tf.cast(z, h_ctx.dtype)], -1)
                 if self.variant == "lp":
@@ -368,10 +370,11 @@ class SVG(keras.Model):
                       "every": n_past - 1}[c.skip]
         skips = [_tile_rows(s[first_skip], num_samples) for s in skips_ctx]
         if noise is None:
-            prior_noise = tf.random.stateless_normal(
-                tf.stack([n_future, total, max(z_dim, 1)]), prior_seed)
+            prior_noise = _sample_major(tf.random.stateless_normal(
+                tf.stack([n_future, batch, num_samples, max(z_dim, 1)]), prior_seed))
         else:
-            prior_noise = tf.reshape(noise[1], tf.stack([n_future, total, z_dim]))
+            prior_noise = noise[1]
+        prior_noise = tf.reshape(prior_noise, tf.stack([n_future, total, -1]))
 
         def predict(t, h_prev, skips, predictor_states, prior_states):
             """Frame t from the previous frame's encoding (z drawn from the prior)."""
@@ -489,6 +492,13 @@ class _TracedFunctions:
         if key not in self._functions:
             self._functions[key] = tf.function(python_function, reduce_retracing=True)
         return self._functions[key]
+
+
+def _sample_major(noise):
+    """`[T, B, S, z]` -> `[T, S, B, z]`. Noise is drawn sequence-major, so sequence b's samples
+    get the same draws whatever else is in the batch, and laid out sample-major like the
+    tiled batch."""
+    return tf.transpose(noise, [0, 2, 1, 3])
 
 
 def _tile_rows(x, times):
