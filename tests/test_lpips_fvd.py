@@ -1,0 +1,147 @@
+"""LPIPS against the `lpips` package, the Fréchet distance against closed forms, and the I3D
+path of FVD with a stand-in SavedModel built here."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from svg_tf import fvd, metrics, torch_pickle
+from svg_tf.lpips import convert_weights
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+sys.path.insert(0, FIXTURES)
+from lpips_weights import random_alexnet_state  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def lpips_setup(tmp_path_factory):
+    """Weights file from the seeded AlexNet weights and the package's linear heads."""
+    reference = dict(np.load(os.path.join(FIXTURES, "lpips_reference.npz")))
+    linear = {k.split("/", 1)[1]: v for k, v in reference.items() if k.startswith("linear/")}
+    path = str(tmp_path_factory.mktemp("lpips") / "lpips_alex.npz")
+    np.savez(path, **convert_weights(random_alexnet_state(0), linear))
+    return path, reference
+
+
+@pytest.mark.parametrize("kind", ["gray", "colour"])
+def test_lpips_equals_the_lpips_package(lpips_setup, kind):
+    path, reference = lpips_setup
+    x, y = (reference[f"{kind}/{v}"].astype(np.float32) / np.float32(255) for v in "xy")
+    got = metrics.lpips(x, y, weights=path).numpy()
+    np.testing.assert_allclose(got, reference[f"{kind}/distance"], atol=1e-5)
+    assert got[-1] == pytest.approx(0.0, abs=1e-7)  # identical frames
+    # Broadcasting over leading axes, as evaluation uses it: [B, S, T] distances.
+    stacked = metrics.lpips(x.reshape(2, 3, 1, 64, 64, -1), y.reshape(2, 1, 3, 64, 64, -1)
+                            [:, :, :1], weights=path)
+    assert stacked.shape == (2, 3, 1)
+
+
+def test_lpips_weights_are_checked_by_name_and_shape(tmp_path):
+    state = random_alexnet_state(0)
+    linear = {f"lin{k}.model.1.weight": np.zeros((1, c, 1, 1), np.float32)
+              for k, c in enumerate([64, 192, 384, 256, 256])}
+    del state["features.3.bias"]
+    with pytest.raises(ValueError, match="features.3.bias"):
+        convert_weights(state, linear)
+    state = random_alexnet_state(0)
+    linear["lin2.model.1.weight"] = np.zeros((1, 7, 1, 1), np.float32)
+    with pytest.raises(ValueError, match=r"lin2.model.1.weight has shape \(1, 7, 1, 1\)"):
+        convert_weights(state, linear)
+    bad = tmp_path / "x.npz"
+    np.savez(bad, nothing=np.zeros(1))
+    with pytest.raises(ValueError, match="convert_lpips"):
+        metrics.lpips(np.zeros((1, 64, 64, 1)), np.zeros((1, 64, 64, 1)), weights=str(bad))
+
+
+def test_the_linear_heads_file_of_the_lpips_package_reads_without_pytorch(lpips_setup):
+    """The package's weights/v0.1/alex.pth (a PyTorch file) gives the same heads."""
+    _, reference = lpips_setup
+    state = torch_pickle.module_state_dict(
+        torch_pickle.load(os.path.join(FIXTURES, "lpips_alex_v0.1.pth")))
+    for key, value in state.items():
+        np.testing.assert_array_equal(value, reference[f"linear/{key}"])
+
+
+def _gaussian_features(rng, mean, cov, n):
+    """n vectors whose sample mean and covariance (ddof=1) are exactly `mean` and `cov`."""
+    z = rng.normal(size=(n, len(mean)))
+    z -= z.mean(0)
+    white = np.linalg.cholesky(np.cov(z, rowvar=False))
+    z = z @ np.linalg.inv(white).T
+    return mean + z @ np.linalg.cholesky(cov).T
+
+
+def test_frechet_distance_closed_form_and_properties():
+    rng = np.random.default_rng(0)
+    d = 6
+    mu_a, mu_b = rng.normal(size=d), rng.normal(size=d)
+    var_a, var_b = rng.uniform(0.5, 2, d), rng.uniform(0.5, 2, d)
+    a = _gaussian_features(rng, mu_a, np.diag(var_a), 50)
+    b = _gaussian_features(rng, mu_b, np.diag(var_b), 80)
+    closed = np.sum((mu_a - mu_b) ** 2) + np.sum(var_a + var_b - 2 * np.sqrt(var_a * var_b))
+    assert metrics.frechet_distance(a, b) == pytest.approx(closed, rel=1e-6)
+    # Random full covariances: an independent computation through eigendecompositions.
+    x, y = rng.normal(size=(40, d)) @ rng.normal(size=(d, d)), rng.normal(size=(30, d)) + 1
+    ca, cb = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    w, v = np.linalg.eigh(ca)
+    root_a = v @ np.diag(np.sqrt(w)) @ v.T
+    inner = np.linalg.eigvalsh(root_a @ cb @ root_a)
+    expected = (np.sum((x.mean(0) - y.mean(0)) ** 2) + np.trace(ca) + np.trace(cb)
+                - 2 * np.sum(np.sqrt(np.clip(inner, 0, None))))
+    assert metrics.frechet_distance(x, y) == pytest.approx(expected, rel=1e-6)
+    assert metrics.frechet_distance(y, x) == pytest.approx(expected, rel=1e-6)
+    assert metrics.frechet_distance(x, x) == pytest.approx(0.0, abs=1e-8)
+    with pytest.raises(ValueError, match="same D"):
+        metrics.frechet_distance(x, y[:, :3])
+
+
+class _StandInI3D(tf.Module):
+    """Same signature as TF-Hub's i3d-kinetics-400: videos [B, T, 224, 224, 3] -> 400 logits."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = tf.Variable(np.random.default_rng(3).normal(size=(6, fvd.FEATURE_DIM)),
+                             dtype=tf.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, 224, 224, 3], tf.float32,
+                                                name="rgb_input")])
+    def default(self, rgb_input):
+        stats = tf.concat([tf.reduce_mean(rgb_input, [1, 2, 3]),
+                           tf.math.reduce_std(rgb_input, [1, 2, 3])], -1)
+        return {"default": tf.tanh(stats @ self.w)}
+
+
+def reference_features(videos, module):
+    """The reference's preprocessing, written out: TF1 bilinear resize, then [-1, 1]."""
+    v = np.repeat(videos, 3 // videos.shape[-1], -1)
+    frames = v.reshape(-1, *v.shape[2:])
+    resized = tf.compat.v1.image.resize_bilinear(frames, [224, 224]).numpy()
+    scaled = 2 * resized.reshape(v.shape[0], v.shape[1], 224, 224, 3) - 1
+    return module.default(tf.constant(scaled, tf.float32))["default"].numpy()
+
+
+def test_fvd_through_a_stand_in_i3d_savedmodel(tmp_path):
+    module = _StandInI3D()
+    path = str(tmp_path / "i3d")
+    tf.saved_model.save(module, path, signatures={"default": module.default})
+    i3d = fvd.load_i3d(path)
+    rng = np.random.default_rng(4)
+    real = rng.uniform(size=(20, 4, 64, 64, 1)).astype(np.float32)
+    fake = np.clip(real + rng.normal(0, 0.2, real.shape), 0, 1).astype(np.float32)
+    ours = fvd.video_features(real, i3d)
+    np.testing.assert_allclose(ours, reference_features(real, module), atol=1e-5)
+    result = fvd.fvd(real, fake, i3d)
+    expected = metrics.frechet_distance(ours, fvd.video_features(fake, i3d))
+    assert result["fvd"] == pytest.approx(expected) and result["fvd"] > 0
+    assert result["num_videos"] == [20, 20] and result["feature_dim"] == 400
+
+
+def test_i3d_errors_name_the_flag(tmp_path):
+    with pytest.raises(ValueError, match="--i3d=None: not a directory"):
+        fvd.load_i3d(None)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="is not a TensorFlow SavedModel"):
+        fvd.load_i3d(str(tmp_path / "empty"))
