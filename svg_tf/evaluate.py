@@ -32,6 +32,12 @@ def define_flags():
     flags.DEFINE_integer("batch_size", 4, "Test sequences sampled at once (times num_samples).")
     flags.DEFINE_integer("seed", 0, "Sampling seed.")
     flags.DEFINE_enum("bn", None, config_lib.SAMPLE_BN, config_lib.BN_HELP)
+    flags.DEFINE_string("lpips_weights", None,
+                        "LPIPS weights (.npz from python -m svg_tf.convert_lpips): adds "
+                        "best-of-N LPIPS per frame (lower is better).")
+    flags.DEFINE_string("i3d", None,
+                        "Folder of TF-Hub's deepmind/i3d-kinetics-400/1 SavedModel: adds FVD "
+                        "(test videos vs one random sample each, context frames in front).")
     flags.DEFINE_string("data_dir", None, "Dataset folder for KTH/BAIR (default: as trained).")
     flags.DEFINE_string("digits", "auto", "SM-MNIST digit source (see python -m svg_tf.train).")
     flags.DEFINE_string("compare", None, "Comma-separated evaluated runs to plot together.")
@@ -61,15 +67,22 @@ def main(argv):
     with open(config_path) as f:
         dataset = json.load(f)["dataset"]
     options = {"digits": FLAGS.digits} if dataset == "smmnist" else {}
-    result = evaluate_run(FLAGS.logdir, num_samples=FLAGS.num_samples,
-                          num_sequences=FLAGS.num_sequences, n_eval=FLAGS.n_eval,
-                          ssim=FLAGS.ssim, select=FLAGS.select, batch_size=FLAGS.batch_size,
-                          data_dir=FLAGS.data_dir, seed=FLAGS.seed, dataset_options=options,
-                          bn=FLAGS.bn)
+    try:
+        result = evaluate_run(
+            FLAGS.logdir, num_samples=FLAGS.num_samples, num_sequences=FLAGS.num_sequences,
+            n_eval=FLAGS.n_eval, ssim=FLAGS.ssim, select=FLAGS.select,
+            batch_size=FLAGS.batch_size, data_dir=FLAGS.data_dir, seed=FLAGS.seed,
+            dataset_options=options, bn=FLAGS.bn, lpips_weights=FLAGS.lpips_weights,
+            i3d=FLAGS.i3d)
+    except ValueError as error:
+        raise app.UsageError(str(error))
     overall = result["overall"]
     print(f"best-of-{FLAGS.num_samples} over {result['protocol']['num_sequences']} sequences, "
           f"frames {result['frames'][0]}-{result['frames'][-1]}: "
-          f"SSIM ({FLAGS.ssim}) {overall['best_ssim']:.4f}, PSNR {overall['best_psnr']:.2f} dB")
+          f"SSIM ({FLAGS.ssim}) {overall['best_ssim']:.4f}, PSNR {overall['best_psnr']:.2f} dB"
+          + (f", LPIPS {overall['best_lpips']:.4f}" if "best_lpips" in overall else "")
+          + (f", FVD {overall['fvd']:.1f} ({result['fvd']['num_videos'][0]} videos)"
+             if "fvd" in overall else ""))
     if result["seconds_per_sequence"]:
         print(f"seconds per sequence: {result['seconds_per_sequence']:.2f} (after the first "
               f"batch, which took {result['first_batch_seconds']:.1f} s with graph tracing)")

@@ -33,11 +33,15 @@ def test_videos(config, num_sequences, seq_len, data_dir=None, batch_size=4, **o
             .batch(batch_size))
 
 
-def score_samples(samples, truth):
-    """Per-sample, per-frame scores of samples `[B, S, T, H, W, C]` against `[B, T, ...]`."""
-    scores = _score(tf.convert_to_tensor(samples, tf.float32),
-                    tf.convert_to_tensor(truth, tf.float32))
-    return {k: v.numpy() for k, v in scores.items()}
+def score_samples(samples, truth, lpips_weights=None):
+    """Per-sample, per-frame scores of samples `[B, S, T, H, W, C]` against `[B, T, ...]`
+    (SSIM in both conventions, PSNR, and LPIPS when its weights are given)."""
+    samples = tf.convert_to_tensor(samples, tf.float32)
+    truth = tf.convert_to_tensor(truth, tf.float32)
+    scores = {k: v.numpy() for k, v in _score(samples, truth).items()}
+    if lpips_weights:
+        scores["lpips"] = metrics.lpips(samples, truth[:, None], lpips_weights).numpy()
+    return scores
 
 
 @tf.function(reduce_retracing=True)
@@ -52,9 +56,23 @@ def _score(samples, truth):
 
 def evaluate_run(logdir, *, num_samples=100, num_sequences=256, n_eval=None, ssim="gaussian",
                  select="per_metric", batch_size=4, data_dir=None, seed=0, progress=True,
-                 dataset_options=None, bn=None):
+                 dataset_options=None, bn=None, lpips_weights=None, i3d=None):
     """Evaluate the latest checkpoint of `logdir`; writes logdir/eval/ and returns the
-    metrics dict (also in metrics.json)."""
+    metrics dict (also in metrics.json).
+
+    lpips_weights: .npz of `convert_lpips`: adds per-frame best-of-N LPIPS (lower is better).
+    i3d: I3D SavedModel folder: adds FVD between the test videos and one random sample per
+    video with its context frames in front (SRVP's protocol).
+    """
+    i3d_model = None
+    if i3d:
+        from svg_tf import fvd as fvd_lib
+
+        i3d_model = fvd_lib.load_i3d(i3d)  # fail before any sampling
+    if lpips_weights:
+        from svg_tf import lpips as lpips_lib
+
+        lpips_lib.load_weights(lpips_weights)
     if ssim not in metrics.SSIM_CONVENTIONS:
         raise ValueError(f"ssim={ssim!r} is invalid: expected one of "
                          f"{list(metrics.SSIM_CONVENTIONS)}")
@@ -69,7 +87,8 @@ def evaluate_run(logdir, *, num_samples=100, num_sequences=256, n_eval=None, ssi
         raise ValueError(f"n_eval={n_eval} must exceed n_past={config.n_past}")
     out_dir = os.path.join(logdir, "eval")
     partial = os.path.join(out_dir, "partial", f"{os.path.basename(checkpoint)}_S{num_samples}"
-                           f"_T{n_eval}_N{num_sequences}_B{batch_size}_seed{seed}_bn{bn}")
+                           f"_T{n_eval}_N{num_sequences}_B{batch_size}_seed{seed}_bn{bn}"
+                           f"{'_lpips' if lpips_weights else ''}{'_fvd' if i3d else ''}")
     tf.io.gfile.makedirs(partial)
     data = test_videos(config, num_sequences, n_eval, data_dir, batch_size,
                        **(dataset_options or {}))
@@ -93,7 +112,9 @@ def evaluate_run(logdir, *, num_samples=100, num_sequences=256, n_eval=None, ssi
                 context = tf.concat([context, fill], 0)
             samples = model.sample(context, n_eval - config.n_past, num_samples=num_samples,
                                    seed=[seed, index], bn=bn)[:count]
-            scores = score_samples(samples, videos[:, config.n_past:])
+            scores = score_samples(samples, videos[:, config.n_past:], lpips_weights)
+            if i3d_model is not None:
+                scores.update(_fvd_videos(videos, samples, config.n_past, seed, index))
             tmp = path + ".tmp.npz"
             np.savez(tmp, **scores)
             os.replace(tmp, path)
@@ -106,6 +127,12 @@ def evaluate_run(logdir, *, num_samples=100, num_sequences=256, n_eval=None, ssi
     end = time.time()
     scores = _gather(partial)
     result = summarise(scores, config, n_eval, ssim, select, num_samples, checkpoint)
+    if i3d_model is not None:
+        fake = scores.pop("fvd_generated").astype(np.float32) / 255.0
+        real = scores.pop("fvd_real").astype(np.float32) / 255.0
+        result["fvd"] = fvd_lib.fvd(real, fake, i3d_model)
+        result["fvd"]["frames"] = "context + predicted, one random sample per test video"
+        result["overall"]["fvd"] = result["fvd"]["fvd"]
     result["protocol"]["bn"] = bn
     result["protocol"]["batch_size"] = batch_size
     result["seconds_per_sequence"] = (end - first_done) / computed if computed else None
@@ -113,6 +140,20 @@ def evaluate_run(logdir, *, num_samples=100, num_sequences=256, n_eval=None, ssi
     result["protocol"]["scores_dir"] = os.path.relpath(partial, out_dir)
     write_outputs(result, out_dir)
     return result
+
+
+def _fvd_videos(videos, samples, n_past, seed, index):
+    """The true videos and one random sample per video, context in front, as uint8."""
+    rng = np.random.default_rng([seed, index, 7])
+    samples = np.asarray(samples)
+    pick = rng.integers(samples.shape[1], size=samples.shape[0])
+    generated = np.concatenate([np.asarray(videos[:, :n_past]),
+                                samples[np.arange(len(pick)), pick]], axis=1)
+
+    def to_uint8(v):
+        return np.round(np.clip(np.asarray(v), 0, 1) * 255).astype(np.uint8)
+
+    return {"fvd_real": to_uint8(videos), "fvd_generated": to_uint8(generated)}
 
 
 def _gather(folder):
@@ -137,6 +178,17 @@ def summarise(scores, config, n_eval, ssim, select, num_samples, checkpoint):
     other_best, _ = metrics.best_of_n(scores[f"ssim_{other}"], scores["psnr"], select)
     mean, half = metrics.mean_and_ci(other_best)
     per_frame[f"best_ssim_{other}"] = {"mean": mean.tolist(), "ci95": half.tolist()}
+    if "lpips" in scores:  # lower is better: the best sample has the lowest mean LPIPS
+        lpips_values = scores["lpips"]
+        rows = np.arange(lpips_values.shape[0])
+        if select == "per_metric":
+            chosen = np.argmin(lpips_values.mean(-1), axis=1)
+        else:
+            chosen = np.argmax(scores[ssim_key].mean(-1), axis=1)
+        for name, values in (("best_lpips", lpips_values[rows, chosen]),
+                             ("mean_lpips", lpips_values.mean(1))):
+            mean, half = metrics.mean_and_ci(values)
+            per_frame[name] = {"mean": mean.tolist(), "ci95": half.tolist()}
     train_end = config.n_past + config.n_future
     trained = [i for i, f in enumerate(frames) if f <= train_end]
     overall = {name: float(np.mean(v["mean"])) for name, v in per_frame.items()}
@@ -166,9 +218,10 @@ def write_outputs(result, out_dir):
         for i, frame in enumerate(result["frames"]):
             writer.writerow([frame] + [f"{result['per_frame'][n][k][i]:.6f}"
                                        for n in names for k in ("mean", "ci95")])
-    for metric in ("ssim", "psnr"):
-        plot_curves([(f"{result['protocol']['model']}", result)], metric,
-                    os.path.join(out_dir, f"{metric}.png"))
+    for metric in ("ssim", "psnr", "lpips"):
+        if f"best_{metric}" in result["per_frame"]:
+            plot_curves([(f"{result['protocol']['model']}", result)], metric,
+                        os.path.join(out_dir, f"{metric}.png"))
 
 
 def plot_curves(runs, metric, path):
@@ -188,7 +241,8 @@ def plot_curves(runs, metric, path):
     protocol = runs[0][1]["protocol"]
     ax.axvline(protocol["train_horizon"], color="grey", linestyle="--", linewidth=1)
     ax.set_xlabel("time step")
-    unit = " (dB)" if metric == "psnr" else f" ({protocol['ssim']} convention)"
+    unit = {"psnr": " (dB)", "lpips": " (AlexNet v0.1, lower is better)"}.get(
+        metric, f" ({protocol['ssim']} convention)")
     ax.set_ylabel(f"best-of-{protocol['num_samples']} {metric.upper()}{unit}")
     ax.set_title(f"{protocol['dataset']}: {protocol['num_sequences']} test sequences")
     ax.legend()

