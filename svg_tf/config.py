@@ -3,7 +3,7 @@
 Every program (train, evaluate, generate, export) reads the same `SVGConfig`, and a run
 directory stores it as JSON, so a checkpoint can always be rebuilt with the model that wrote
 it. The presets are the paper's settings (section 4 of the paper and the authors' code); see
-DESIGN.md section 4 for where each number comes from.
+the README's presets table for where each number comes from.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ class SVGConfig:
         return cls.from_dict(json.loads(text))
 
 
-# The paper's settings per dataset (DESIGN.md section 4). KTH follows the authors' released
+# The paper's settings per dataset (paper section 4 and the authors' code). KTH follows the authors' released
 # command (z 24, beta 1e-6, lr 8e-4); the paper's text gives |z| = 32 for KTH.
 PRESETS: dict[str, dict[str, Any]] = {
     "smmnist": dict(dataset="smmnist", backbone="dcgan", channels=1, z_dim=10, n_past=5,

@@ -14,7 +14,6 @@ the expected shape.
 
 from __future__ import annotations
 
-import json
 import os
 
 import tensorflow as tf
@@ -146,8 +145,3 @@ def directory_size(path):
     for root, _, files in os.walk(path):
         total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
     return total
-
-
-def read_config(export_dir):
-    with open(os.path.join(export_dir, "config.json")) as f:
-        return json.load(f)

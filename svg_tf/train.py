@@ -125,6 +125,13 @@ def main(argv):
         config = config_from_flags()
     except ValueError as error:
         raise app.UsageError(str(error))
+    if FLAGS.summary_only:  # needs no data
+        from svg_tf.models import build_model
+
+        print(f"{config.dataset} {config.model} ({config.backbone}{config.image_size}, "
+              f"z {config.z_dim})")
+        print(parameter_table(build_model(config, compile=False)))
+        return 0
     if config.dataset in ("kth", "bair"):
         if not FLAGS.data_dir:
             raise app.UsageError(f"--data_dir is required for --dataset={config.dataset}: "
@@ -132,13 +139,6 @@ def main(argv):
         if not os.path.isdir(FLAGS.data_dir):
             raise app.UsageError(f"--data_dir={FLAGS.data_dir} does not exist: see "
                                  f"data/download_{config.dataset}.sh")
-    if FLAGS.summary_only:
-        from svg_tf.models import build_model
-
-        print(f"{config.dataset} {config.model} ({config.backbone}{config.image_size}, "
-              f"z {config.z_dim})")
-        print(parameter_table(build_model(config, compile=False)))
-        return 0
     from svg_tf.training import TrainingError, train
 
     logdir = FLAGS.logdir or os.path.join("runs", f"{config.dataset}_{config.model}")

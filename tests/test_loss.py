@@ -1,5 +1,5 @@
 """Acceptance 2: closed-form KL, and train_step's loss against an independent per-frame
-recomputation of the DESIGN.md formula (the authors' loop: one encoder call per frame)."""
+recomputation of the paper's formula (the authors' loop: one encoder call per frame)."""
 
 import keras
 import numpy as np

@@ -1,4 +1,4 @@
-"""Stochastic Moving MNIST, generated on the fly (paper section 4.2, DESIGN.md section 5).
+"""Stochastic Moving MNIST, generated on the fly (paper section 4.2 and the authors' data/moving_mnist.py).
 
 The trajectory rule is the authors' data/moving_mnist.py: 32x32 digits in 64x64 frames,
 start position uniform in [0, 31], integer velocity in [-4, 4]; before each frame is drawn, a
@@ -21,9 +21,6 @@ from PIL import Image
 from svg_tf.datasets.mnist_digits import load_digits
 
 DIGIT_SIZE = 32
-OPTIONS = ("num_digits", "image_size", "deterministic", "num_sequences",
-           "return_trajectories", "trajectory_seed", "digits", "start", "fixed_frames",
-           "fixed_trajectory_index")
 _SPLIT_STREAM = {"train": 0, "test": 1}
 
 

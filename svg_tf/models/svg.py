@@ -1,6 +1,6 @@
 """SVG: the stochastic video generation model (SVG-LP, SVG-FP) and its deterministic baseline.
 
-Training (paper section 3, DESIGN.md section 4), for t = 1 .. T-1 with teacher forcing:
+Training (paper section 3 and the authors' train_svg_lp.py), for t = 1 .. T-1 with teacher forcing:
     h_t = enc(x_t);  q_t = posterior(h_t);  z_t = mu_q + sigma_q * eps_t
     p_t = prior(h_{t-1}) (lp) | N(0, I) (fp);   g_t = predictor([h_{t-1}, z_t]);
     x_hat_t = dec(g_t, skips)
