@@ -19,6 +19,7 @@ IMAGE_SIZES = (64, 128)
 SKIP_MODES = ("last", "original", "every")
 BN_STATISTICS = ("frame", "batch")
 OPTIMIZERS = ("torch_adam", "keras_adam")
+MIXED_PRECISION = ("none", "float16", "bfloat16")
 SAMPLE_BN = ("batch", "running")
 
 
@@ -65,6 +66,10 @@ class SVGConfig:
     # test batch at each frame (the authors' generation script, behind every published
     # number); "running" = running statistics (a sample independent of the rest of the batch).
     sample_bn: str = "batch"
+    # Compute dtype: "none" (float32), "float16" (GPUs; loss scaling) or "bfloat16" (TPUs,
+    # Ampere+ GPUs, CPUs with AVX512-BF16/AMX). Weights, batch-norm statistics, KL, loss and
+    # optimizer state stay float32. Part of the config, so a resume refuses a change by name.
+    mixed_precision: str = "none"
     seed: int = 1
 
     def __post_init__(self):
@@ -76,6 +81,7 @@ class SVGConfig:
         _check_choice("bn_statistics", self.bn_statistics, BN_STATISTICS)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("sample_bn", self.sample_bn, SAMPLE_BN)
+        _check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
         for name in ("channels", "g_dim", "width", "z_dim", "rnn_size", "predictor_rnn_layers",
                      "posterior_rnn_layers", "prior_rnn_layers", "batch_size", "niter",
                      "epoch_size", "num_digits"):

@@ -78,9 +78,11 @@ def define_flags():
                          "Steps between checkpoints inside an epoch (0: only at epoch ends).")
     flags.DEFINE_integer("summary_every", 50, "Steps between TensorBoard scalar summaries.")
     flags.DEFINE_boolean("jit_compile", False, "Compile the training step with XLA.")
-    flags.DEFINE_boolean("mixed_precision", False,
-                         "float16 compute with float32 weights, statistics and loss, and loss "
-                         "scaling (for GPUs; slower on CPUs). Keep it the same when resuming.")
+    flags.DEFINE_enum("mixed_precision", None, config_lib.MIXED_PRECISION,
+                      "Compute dtype: none (float32, default), float16 (GPUs; with loss "
+                      "scaling) or bfloat16 (TPUs, Ampere+ GPUs, CPUs with AVX512-BF16/AMX). "
+                      "Weights, batch-norm statistics, KL, loss and optimizer state stay "
+                      "float32. Recorded in the run: a resume refuses a change.")
     flags.DEFINE_boolean("summary_only", False,
                          "Build the model, print its trainable parameters per module and exit.")
     flags.DEFINE_integer("max_steps", None, "Stop after this many steps in this run (smoke tests).")
@@ -91,7 +93,7 @@ _FIELD_OF_FLAG = {name: name for name in (
     "backbone", "batch_size", "lr", "beta1", "beta", "niter", "epoch_size", "n_past",
     "n_future", "n_eval", "channels", "rnn_size", "predictor_rnn_layers",
     "posterior_rnn_layers", "prior_rnn_layers", "z_dim", "g_dim", "width", "num_digits",
-    "skip", "bn_statistics", "optimizer", "sample_bn", "seed")}
+    "skip", "bn_statistics", "optimizer", "sample_bn", "mixed_precision", "seed")}
 _FIELD_OF_FLAG["image_width"] = "image_size"
 
 
@@ -147,7 +149,6 @@ def main(argv):
         result = train(config, logdir, data_dir=FLAGS.data_dir, strategy=FLAGS.strategy,
                        checkpoint_every=FLAGS.checkpoint_every,
                        summary_every=FLAGS.summary_every, jit_compile=FLAGS.jit_compile,
-                       mixed_precision=FLAGS.mixed_precision,
                        verbose=FLAGS.verbose, dataset_options=options,
                        max_steps=FLAGS.max_steps)
     except TrainingError as error:

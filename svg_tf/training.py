@@ -117,7 +117,6 @@ def _write_hparams(writer, config):
 
 def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
           checkpoint_every: int = 0, summary_every: int = 50, jit_compile=False,
-          mixed_precision=False,
           verbose: int = 1, dataset_options=None, max_steps=None, log=print):
     """Train (or resume) the run in `logdir` until config.niter epochs are done.
 
@@ -137,7 +136,7 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
     check_run_dir(logdir, config)
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():
-        model = build_model(config, jit_compile=False, mixed_precision=mixed_precision)
+        model = build_model(config, jit_compile=False)
         model.optimizer.build(model.trainable_variables)
         step_var = tf.Variable(0, dtype=tf.int64, name="step", trainable=False)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer, step=step_var)

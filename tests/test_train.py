@@ -76,6 +76,9 @@ def test_resume_with_changed_config_is_refused(tmp_path):
     check_run_dir(logdir, tiny_config("lp", niter=500))  # extending training is fine
     with pytest.raises(TrainingError, match=r"z_dim: saved 4, now 5.*beta: saved|beta: saved.*z_dim"):
         check_run_dir(logdir, tiny_config("lp", z_dim=5, beta=0.5))
+    # The compute dtype is part of the run: toggling it is refused by name.
+    with pytest.raises(TrainingError, match=r"mixed_precision: saved 'none', now 'bfloat16'"):
+        check_run_dir(logdir, tiny_config("lp", mixed_precision="bfloat16"))
 
 
 def test_sigkill_mid_epoch_then_resume(tmp_path):

@@ -528,17 +528,25 @@ def _to_groups(x, steps):
 
 
 def build_model(config: SVGConfig, compile: bool = True, jit_compile=False,
-                mixed_precision: bool = False) -> SVG:
+                mixed_precision=None) -> SVG:
     """A built SVG model (all weights created) and, by default, compiled with Adam.
 
     Weights are initialised as the original (N(0, 0.02) convs/linears, BN gamma N(1, 0.02),
     PyTorch's uniform LSTM init); call `keras.utils.set_random_seed` first for a reproducible
-    initialisation. mixed_precision: compute in float16 with float32 weights, batch-norm
-    statistics, KL and loss, and a loss-scaling Adam (for GPUs; the maths is unchanged).
+    initialisation. mixed_precision ("float16", "bfloat16", True = "float16"; default: the
+    config's): compute in that dtype with float32 weights, batch-norm statistics, KL, loss and
+    optimizer state; float16 adds a loss-scaling optimizer.
     """
+    if mixed_precision is None:
+        mixed_precision = config.mixed_precision
+    elif mixed_precision is True or mixed_precision is False:
+        mixed_precision = "float16" if mixed_precision else "none"
+    if mixed_precision not in ("none", "float16", "bfloat16"):
+        raise ValueError(f"mixed_precision={mixed_precision!r} is invalid: expected none, "
+                         "float16 or bfloat16")
     previous = keras.config.dtype_policy()
-    if mixed_precision:
-        keras.config.set_dtype_policy("mixed_float16")
+    if mixed_precision != "none":
+        keras.config.set_dtype_policy(f"mixed_{mixed_precision}")
     try:
         model = SVG(config, name=f"svg_{config.model}")
         model.build()
@@ -546,7 +554,7 @@ def build_model(config: SVGConfig, compile: bool = True, jit_compile=False,
         keras.config.set_dtype_policy(previous)
     if compile:
         optimizer = make_optimizer(config.optimizer, config.lr, config.beta1)
-        if mixed_precision:
+        if mixed_precision == "float16":  # bfloat16 has float32's range: no loss scaling
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         model.compile(optimizer=optimizer, jit_compile=jit_compile)
     return model
