@@ -164,8 +164,9 @@ def synthetic_shards(root, seq_len=30, videos=64):
 
 
 def run(config_name="smmnist", batch_size=16, repeats=5, num_samples=100, jit="both",
-        data_batches=30, gemm_size=4096, **overrides):
-    """All figures as a dict; `overrides` change the preset (tests use tiny models)."""
+        data_batches=30, gemm_size=4096, bf16=None, **overrides):
+    """All figures as a dict; `overrides` change the preset (tests use tiny models).
+    bf16: also time bfloat16 training (None: where the hardware supports it)."""
     from svg_tf.config import get_config
 
     config = get_config(config_name, batch_size=batch_size, **overrides)
@@ -190,7 +191,7 @@ def run(config_name="smmnist", batch_size=16, repeats=5, num_samples=100, jit="b
     results["train_gflops"] = results["train_seq_per_s"] * flops / 1e9
     results["gemm_fp32_gflops"] = gemm_gflops(tf.float32, gemm_size, repeats)
     results["train_vs_gemm_peak"] = results["train_gflops"] / results["gemm_fp32_gflops"]
-    if bf16_supported():
+    if bf16 if bf16 is not None else bf16_supported():
         results["gemm_bf16_gflops"] = gemm_gflops(tf.bfloat16, gemm_size, repeats)
         bf16_config = config.replace(mixed_precision="bfloat16")
         # In the compile mode that was faster in float32.
