@@ -27,7 +27,9 @@ setup(
         "matplotlib>=3.8",
     ],
     extras_require={
-        "test": ["pytest>=8", "scikit-image>=0.24", "tensorflow-serving-api==2.21.*"],
+        # pytest-xdist: the suite runs as two processes, one test file each at a time.
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "scikit-image>=0.24",
+                 "tensorflow-serving-api==2.21.*"],
         "serving": ["tensorflow-serving-api==2.21.*"],
     },
 )
