@@ -59,10 +59,11 @@ class SVGServing(tf.Module):
         described = "[" + ", ".join(str(d) for d in expected) + "]"
         rank = tf.debugging.assert_rank(tensor, len(expected),
                                         message=f"{name} must have shape {described}")
-        # The per-axis checks slice the shape, so they must wait for the rank check: otherwise
-        # a wrong-rank input can fail first in the slice with a message that names nothing.
-        with tf.control_dependencies([rank]):
-            shape = tf.shape(tensor)
+        # The per-axis checks read the shape padded with -1, so that no slice can fail on a
+        # wrong-rank input: whichever check fails first, its message names the shape. (A
+        # control dependency on the rank check was not enough: graph optimisation could still
+        # run an out-of-range slice first.)
+        shape = tf.concat([tf.shape(tensor), -tf.ones([len(expected)], tf.int32)], 0)
         checks = [rank]
         for axis, size in enumerate(expected):
             if isinstance(size, int):
