@@ -101,8 +101,11 @@ class SVGConfig:
             raise ValueError(f"beta={self.beta!r} is invalid: expected a number >= 0")
         if not isinstance(self.beta1, (int, float)) or not 0 <= self.beta1 < 1:
             raise ValueError(f"beta1={self.beta1!r} is invalid: expected a number in [0, 1)")
-        if not _is_int(self.seed):
-            raise ValueError(f"seed={self.seed!r} is invalid: expected an integer")
+        if not _is_int(self.seed) or self.seed < 0:
+            raise ValueError(f"seed={self.seed!r} is invalid: expected an integer >= 0")
+        if self.dataset == "smmnist" and self.channels != 1:
+            raise ValueError(f"channels={self.channels!r} is invalid: expected 1 for smmnist "
+                             "(grayscale frames)")
 
     @property
     def seq_len(self) -> int:

@@ -154,6 +154,8 @@ def main(argv):
     except TrainingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except ValueError as error:  # bad flag values found before anything is written
+        raise app.UsageError(str(error))
     print(f"step {result['step']}: " + ", ".join(f"{k} {v:.5f}"
                                                  for k, v in result["metrics"].items()))
     print(f"seconds per step: {result['seconds_per_step']:.3f}")

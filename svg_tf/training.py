@@ -124,6 +124,11 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
     max_steps: stop after this many steps in this call (for tests and smoke runs).
     Returns a dict with the final step, metrics and the paths written.
     """
+    if not isinstance(summary_every, int) or summary_every < 1:
+        raise ValueError(f"summary_every={summary_every!r} is invalid: expected an integer >= 1")
+    if not isinstance(checkpoint_every, int) or checkpoint_every < 0:
+        raise ValueError(f"checkpoint_every={checkpoint_every!r} is invalid: expected an "
+                         "integer >= 0 (0: at epoch ends only)")
     dataset_options = dict(dataset_options or {})
     strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
     replicas = strategy.num_replicas_in_sync

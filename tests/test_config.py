@@ -34,6 +34,9 @@ def test_overrides_and_json_round_trip():
     ("g_dim", 0, "positive"),
     ("batch_size", 0, "positive"),
     ("skip", "first", "'last', 'original', 'every'"),
+    ("seed", -5, ">= 0"),  # NumPy seeding refused it deep inside training
+    ("channels", 3, "1 for smmnist"),  # SM-MNIST frames are grayscale
+    ("mixed_precision", "fp8", "'none', 'float16', 'bfloat16'"),
 ])
 def test_invalid_values_name_field_value_and_allowed(field, value, allowed):
     with pytest.raises(ValueError) as info:

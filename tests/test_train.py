@@ -196,3 +196,14 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     latest = tf.train.latest_checkpoint(os.path.join(logdir, "checkpoints"))
     assert latest.endswith(f"ckpt-{bad_step - 1}")  # the last good one, nothing after it
     assert f"ckpt-{bad_step - 1}" in str(info.value)
+
+
+def test_bad_loop_settings_are_refused_before_anything_is_written(tmp_path):
+    """--summary_every=0 used to end in a ZeroDivisionError mid-run; --checkpoint_every=-1
+    was silently accepted."""
+    logdir = tmp_path / "run"
+    for kwargs, field in (({"summary_every": 0}, "summary_every=0"),
+                          ({"checkpoint_every": -1}, "checkpoint_every=-1")):
+        with pytest.raises(ValueError, match=field):
+            train(tiny_config("lp"), str(logdir), strategy="default", verbose=0, **kwargs)
+        assert not logdir.exists()
