@@ -23,7 +23,6 @@ from svg_tf.config import PRESETS, SVGConfig, get_config
 from svg_tf.torch_pickle import NotATorchFile, class_path, load, module_state_dict
 
 MODULES = ("encoder", "decoder", "frame_predictor", "posterior", "prior")
-_DATASETS = {"smmnist": "smmnist", "kth": "kth", "bair": "bair"}
 
 
 class CheckpointError(ValueError):
@@ -81,8 +80,8 @@ def infer_config(opt: dict, states: dict) -> SVGConfig:
     g_dim = int(states["frame_predictor"]["output.0.weight"].shape[0])
     rnn_size = int(states["frame_predictor"]["embed.weight"].shape[0])
     z_dim = int(states["posterior"]["mu_net.weight"].shape[0])
-    dataset = _DATASETS.get(str(opt.get("dataset", "")), None)
-    if dataset is None:
+    dataset = opt.get("dataset")
+    if dataset not in PRESETS:  # unknown or missing: guess from the architecture
         dataset = "smmnist" if channels == 1 and backbone == "dcgan" else (
             "bair" if channels == 3 else "kth")
     variant = "lp" if "prior" in states else "fp"

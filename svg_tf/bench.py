@@ -191,7 +191,9 @@ def run(config_name="smmnist", batch_size=16, repeats=5, num_samples=100, jit="b
     results["train_gflops"] = results["train_seq_per_s"] * flops / 1e9
     results["gemm_fp32_gflops"] = gemm_gflops(tf.float32, gemm_size, repeats)
     results["train_vs_gemm_peak"] = results["train_gflops"] / results["gemm_fp32_gflops"]
-    if bf16 if bf16 is not None else bf16_supported():
+    if bf16 is None:
+        bf16 = bf16_supported()
+    if bf16:
         results["gemm_bf16_gflops"] = gemm_gflops(tf.bfloat16, gemm_size, repeats)
         bf16_config = config.replace(mixed_precision="bfloat16")
         # In the compile mode that was faster in float32.
