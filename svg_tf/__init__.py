@@ -1,9 +1,21 @@
 """svg_tf: Stochastic Video Generation with a Learned Prior (Denton & Fergus, 2018) in
-TensorFlow 2 / Keras 3."""
+TensorFlow 2 / Keras 3.
+
+The model and the run-directory loader are imported on first use, so that the command-line
+programs (`python -m svg_tf.train`, ...) can load TensorFlow quietly first.
+"""
 
 from svg_tf.config import PRESETS, SVGConfig, get_config
-from svg_tf.models import SVG, build_model
-from svg_tf.run_dir import load_run
 
 __version__ = "0.1.0"
 __all__ = ["SVGConfig", "get_config", "PRESETS", "SVG", "build_model", "load_run", "__version__"]
+
+_LAZY = {"SVG": "svg_tf.models", "build_model": "svg_tf.models", "load_run": "svg_tf.run_dir"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'svg_tf' has no attribute {name!r}")

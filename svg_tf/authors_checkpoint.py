@@ -81,9 +81,10 @@ def infer_config(opt: dict, states: dict) -> SVGConfig:
     rnn_size = int(states["frame_predictor"]["embed.weight"].shape[0])
     z_dim = int(states["posterior"]["mu_net.weight"].shape[0])
     dataset = opt.get("dataset")
-    if dataset not in PRESETS:  # unknown or missing: guess from the architecture
-        dataset = "smmnist" if channels == 1 and backbone == "dcgan" else (
-            "bair" if channels == 3 else "kth")
+    if dataset not in PRESETS:  # unknown or missing: the preset with this architecture
+        dataset = next((name for name, p in PRESETS.items()
+                        if (p["backbone"], p["channels"]) == (backbone, channels)),
+                       next(name for name, p in PRESETS.items() if p["channels"] == channels))
     variant = "lp" if "prior" in states else "fp"
     preset = PRESETS[dataset]
 
@@ -108,8 +109,8 @@ def infer_config(opt: dict, states: dict) -> SVGConfig:
         skip="every" if opt.get("last_frame_skip") else "original", sample_bn="batch")
     if variant == "lp":
         values["prior_rnn_layers"] = layers("prior")
-    if dataset == "smmnist":
-        values["num_digits"] = int(flag("num_digits", 2))
+    if opt.get("num_digits") is not None:
+        values["num_digits"] = int(opt["num_digits"])
     try:
         return get_config(dataset, variant, **values)
     except ValueError as error:

@@ -12,10 +12,7 @@ import dataclasses
 import json
 from typing import Any
 
-DATASETS = ("smmnist", "kth", "bair")
 MODELS = ("lp", "fp", "det")
-BACKBONES = ("dcgan", "vgg")
-IMAGE_SIZES = (64, 128)
 SKIP_MODES = ("last", "original", "every")
 BN_STATISTICS = ("frame", "batch")
 OPTIMIZERS = ("torch_adam", "keras_adam")
@@ -73,10 +70,11 @@ class SVGConfig:
     seed: int = 1
 
     def __post_init__(self):
-        _check_choice("dataset", self.dataset, DATASETS)
+        data = _dataset_spec(self.dataset)
         _check_choice("model", self.model, MODELS)
-        _check_choice("backbone", self.backbone, BACKBONES)
-        _check_choice("image_size", self.image_size, IMAGE_SIZES)
+        backbone = _backbone_spec(self.backbone)
+        _check_choice("image_size", self.image_size,
+                      [s for s in data.image_sizes if s in backbone.image_sizes])
         _check_choice("skip", self.skip, SKIP_MODES)
         _check_choice("bn_statistics", self.bn_statistics, BN_STATISTICS)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -103,9 +101,9 @@ class SVGConfig:
             raise ValueError(f"beta1={self.beta1!r} is invalid: expected a number in [0, 1)")
         if not _is_int(self.seed) or self.seed < 0:
             raise ValueError(f"seed={self.seed!r} is invalid: expected an integer >= 0")
-        if self.dataset == "smmnist" and self.channels != 1:
-            raise ValueError(f"channels={self.channels!r} is invalid: expected 1 for smmnist "
-                             "(grayscale frames)")
+        if self.channels not in data.channels:
+            raise ValueError(f"channels={self.channels!r} is invalid: expected "
+                             f"{' or '.join(map(str, data.channels))} for {self.dataset}")
 
     @property
     def seq_len(self) -> int:
@@ -155,14 +153,30 @@ BN_HELP = ("Batch norm when sampling: batch (the authors' generation script and 
            "sample_bn.")
 
 
-def get_config(dataset: str = "smmnist", model: str = "lp", **overrides) -> SVGConfig:
+DEFAULT_DATASET = "smmnist"
+
+
+def get_config(dataset: str = DEFAULT_DATASET, model: str = "lp", **overrides) -> SVGConfig:
     """The paper preset for `dataset` with `model` and any field overridden."""
-    _check_choice("dataset", dataset, DATASETS)
+    _check_choice("dataset", dataset, list(PRESETS))
     _check_fields(overrides)
     values = dict(PRESETS[dataset])
     values["model"] = model
     values.update(overrides)
     return SVGConfig(**values)
+
+
+def _dataset_spec(name):
+    from svg_tf import datasets  # the registries import TensorFlow: only when validating
+
+    return datasets.spec(name)
+
+
+def _backbone_spec(name):
+    from svg_tf.models import backbones
+
+    _check_choice("backbone", name, backbones.BACKBONE_NAMES)
+    return backbones.REGISTRY[name]
 
 
 def _check_fields(values):

@@ -14,6 +14,8 @@ import os
 import numpy as np
 from absl import app, flags
 
+from svg_tf import cli
+
 FLAGS = flags.FLAGS
 
 
@@ -56,5 +58,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    cli.run(main, define_flags)

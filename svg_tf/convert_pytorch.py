@@ -14,6 +14,8 @@ import time
 
 from absl import app, flags
 
+from svg_tf import cli
+
 FLAGS = flags.FLAGS
 
 
@@ -45,5 +47,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    cli.run(main, define_flags)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from absl import app, flags
 
+from svg_tf import cli
 from svg_tf import config as config_lib
 from svg_tf import metrics
+from svg_tf.datasets import records
 
 FLAGS = flags.FLAGS
 
@@ -38,8 +40,12 @@ def define_flags():
     flags.DEFINE_string("i3d", None,
                         "Folder of TF-Hub's deepmind/i3d-kinetics-400/1 SavedModel: adds FVD "
                         "(test videos vs one random sample each, context frames in front).")
-    flags.DEFINE_string("data_dir", None, "Dataset folder for KTH/BAIR (default: as trained).")
+    flags.DEFINE_string("data_dir", None, "Dataset folder for KTH/BAIR (default: the one the run was trained on, "
+                        "recorded in RUN/data.json).")
     flags.DEFINE_string("digits", "auto", "SM-MNIST digit source (see python -m svg_tf.train).")
+    flags.DEFINE_enum("verify_data", "headers", records.VERIFY_MODES, records.VERIFY_HELP)
+    flags.DEFINE_boolean("skip_corrupt", False, "Skip damaged TFRecord files (KTH, BAIR) of "
+                         "the test set instead of stopping (the test set then shrinks).")
     flags.DEFINE_string("compare", None, "Comma-separated evaluated runs to plot together.")
     flags.DEFINE_string("out", "compare", "Output folder of --compare.")
 
@@ -58,23 +64,24 @@ def main(argv):
         return 0
     if not FLAGS.logdir:
         raise app.UsageError("--logdir is required (or --compare)")
-    import json
     import os
 
-    config_path = os.path.join(FLAGS.logdir, "config.json")
-    if not os.path.exists(config_path):
-        raise app.UsageError(f"{config_path} not found: --logdir must be a training run")
-    with open(config_path) as f:
-        dataset = json.load(f)["dataset"]
-    options = {"digits": FLAGS.digits} if dataset == "smmnist" else {}
+    from svg_tf import datasets, run_dir
+
+    try:
+        config = run_dir.read_config(FLAGS.logdir)
+    except FileNotFoundError as error:
+        raise app.UsageError(str(error))
+    options = datasets.spec(config.dataset).options_from_flags(FLAGS)
+    data_dir = run_dir.data_dir(FLAGS.logdir, FLAGS.data_dir)
     try:
         result = evaluate_run(
             FLAGS.logdir, num_samples=FLAGS.num_samples, num_sequences=FLAGS.num_sequences,
             n_eval=FLAGS.n_eval, ssim=FLAGS.ssim, select=FLAGS.select,
-            batch_size=FLAGS.batch_size, data_dir=FLAGS.data_dir, seed=FLAGS.seed,
+            batch_size=FLAGS.batch_size, data_dir=data_dir, seed=FLAGS.seed,
             dataset_options=options, bn=FLAGS.bn, lpips_weights=FLAGS.lpips_weights,
             i3d=FLAGS.i3d)
-    except ValueError as error:
+    except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error))
     overall = result["overall"]
     print(f"best-of-{FLAGS.num_samples} over {result['protocol']['num_sequences']} sequences, "
@@ -92,5 +99,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    cli.run(main, define_flags)

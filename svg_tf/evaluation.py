@@ -19,18 +19,13 @@ import numpy as np
 import tensorflow as tf
 
 from svg_tf import datasets, metrics
+from svg_tf import run_dir
 from svg_tf.run_dir import load_run
 
 
 def test_videos(config, num_sequences, seq_len, data_dir=None, batch_size=4, **options):
     """The fixed test set, batched, limited to num_sequences."""
-    kwargs = dict(seq_len=seq_len, data_dir=data_dir, seed=config.seed,
-                  image_size=config.image_size)
-    if config.dataset == "smmnist":
-        kwargs.update(num_digits=config.num_digits, num_sequences=num_sequences)
-    kwargs.update(options)
-    return (datasets.load(config.dataset, "test", **kwargs).take(num_sequences)
-            .batch(batch_size))
+    return datasets.test_stream(config, num_sequences, seq_len, data_dir, batch_size, **options)
 
 
 def score_samples(samples, truth, lpips_weights=None):
@@ -80,6 +75,7 @@ def evaluate_run(logdir, *, num_samples=100, num_sequences=256, n_eval=None, ssi
         raise ValueError(f"select={select!r} is invalid: expected one of "
                          f"{list(metrics.SELECTIONS)}")
     config, model = load_run(logdir)
+    data_dir = run_dir.data_dir(logdir, data_dir)
     bn = bn or config.sample_bn
     checkpoint = tf.train.latest_checkpoint(os.path.join(logdir, "checkpoints"))
     n_eval = n_eval or config.n_eval

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from absl import app, flags
 
+from svg_tf import cli
+
 FLAGS = flags.FLAGS
 
 
@@ -37,5 +39,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    cli.run(main, define_flags)

@@ -13,6 +13,7 @@ import os
 import numpy as np
 from absl import app, flags
 
+from svg_tf import cli
 from svg_tf import config as config_lib
 
 FLAGS = flags.FLAGS
@@ -32,7 +33,8 @@ def define_flags():
     flags.DEFINE_integer("batch_size", 16,
                          "Test sequences sampled together (with --bn=batch they share "
                          "batch-norm statistics; the authors used 100).")
-    flags.DEFINE_string("data_dir", None, "Dataset folder for KTH/BAIR.")
+    flags.DEFINE_string("data_dir", None, "Dataset folder for KTH/BAIR (default: the one the "
+                        "run was trained on, recorded in RUN/data.json).")
     flags.DEFINE_string("digits", "auto", "SM-MNIST digit source.")
 
 
@@ -41,11 +43,13 @@ def generate(logdir, out, num_samples=100, num_random=3, n_eval=None, index=0, s
     """Write the comparison picture; returns (path, rows) with rows `[R, T, H, W, C]`."""
     from svg_tf import metrics, visualize
     from svg_tf.evaluation import test_videos
+    from svg_tf.run_dir import data_dir as trained_data_dir
     from svg_tf.run_dir import load_run
 
     if not out.endswith((".gif", ".png")):
         raise ValueError(f"--out={out} must end in .gif or .png")
     config, model = load_run(logdir)
+    data_dir = trained_data_dir(logdir, data_dir)
     n_eval = n_eval or config.n_eval
     bn = bn or config.sample_bn
     # The batch holding `index`: with bn='batch' its sequences share batch-norm statistics.
@@ -82,16 +86,17 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not FLAGS.logdir or not FLAGS.out:
         raise app.UsageError("--logdir and --out are required")
-    options = {}
-    if os.path.exists(os.path.join(FLAGS.logdir, "config.json")):
-        import json
+    from svg_tf import datasets, run_dir
 
-        with open(os.path.join(FLAGS.logdir, "config.json")) as f:
-            if json.load(f)["dataset"] == "smmnist":
-                options = {"digits": FLAGS.digits}
+    try:
+        config = run_dir.read_config(FLAGS.logdir)
+    except FileNotFoundError as error:
+        raise app.UsageError(str(error))
+    options = datasets.spec(config.dataset).options_from_flags(FLAGS)
+    data_dir = run_dir.data_dir(FLAGS.logdir, FLAGS.data_dir)
     try:
         path, rows = generate(FLAGS.logdir, FLAGS.out, FLAGS.num_samples, FLAGS.num_random,
-                              FLAGS.n_eval, FLAGS.index, FLAGS.seed, FLAGS.data_dir, options,
+                              FLAGS.n_eval, FLAGS.index, FLAGS.seed, data_dir, options,
                               bn=FLAGS.bn, batch_size=FLAGS.batch_size)
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error))
@@ -101,5 +106,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    cli.run(main, define_flags)

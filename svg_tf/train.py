@@ -12,8 +12,16 @@ import sys
 
 from absl import app, flags
 
-from svg_tf import config as config_lib
-from svg_tf.distribute import STRATEGIES
+from svg_tf import cli
+
+cli.quiet_tensorflow()  # before the imports below load TensorFlow
+
+from svg_tf import config as config_lib  # noqa: E402
+from svg_tf import datasets  # noqa: E402
+from svg_tf.distribute import STRATEGIES  # noqa: E402
+from svg_tf.datasets.records import (SKIP_CORRUPT_HELP, VERIFY_HELP,  # noqa: E402
+                                     VERIFY_MODES)
+from svg_tf.models.backbones import BACKBONE_NAMES  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -21,11 +29,12 @@ FLAGS = flags.FLAGS
 def define_flags():
     """Flags of this program (defined on demand, so that importing the module for its
     functions does not clash with other programs' flags)."""
-    flags.DEFINE_enum("dataset", "smmnist", config_lib.DATASETS, "Dataset and paper preset.")
+    flags.DEFINE_enum("dataset", config_lib.DEFAULT_DATASET, list(config_lib.PRESETS),
+                      "Dataset and paper preset.")
     flags.DEFINE_enum("model", "lp", config_lib.MODELS,
                       "lp: learned prior (SVG-LP); fp: fixed N(0, I) prior (SVG-FP); det: "
                       "deterministic LSTM baseline.")
-    flags.DEFINE_enum("backbone", None, config_lib.BACKBONES,
+    flags.DEFINE_enum("backbone", None, BACKBONE_NAMES,
                       "Frame encoder/decoder (preset: dcgan for smmnist, vgg for kth/bair).")
     flags.DEFINE_string("data_dir", None,
                         "Dataset folder: KTH TFRecord shards (data/convert_kth.py) or BAIR "
@@ -87,6 +96,8 @@ def define_flags():
                          "Build the model, print its trainable parameters per module and exit.")
     flags.DEFINE_integer("max_steps", None, "Stop after this many steps in this run (smoke tests).")
     flags.DEFINE_integer("verbose", 1, "0: quiet, 1: progress bar.")
+    flags.DEFINE_enum("verify_data", "headers", VERIFY_MODES, VERIFY_HELP)
+    flags.DEFINE_boolean("skip_corrupt", False, SKIP_CORRUPT_HELP)
 
 # flag name -> SVGConfig field
 _FIELD_OF_FLAG = {name: name for name in (
@@ -120,6 +131,19 @@ def parameter_table(model) -> str:
     return "\n".join(lines)
 
 
+def check_logdir(logdir: str) -> None:
+    """A usage error (one line) when --logdir cannot be a run directory."""
+    if "://" in logdir:
+        return
+    existing = logdir
+    while existing and not os.path.exists(existing):
+        existing = os.path.dirname(existing.rstrip(os.sep)) or "."
+    if not os.path.isdir(existing):
+        raise app.UsageError(f"--logdir={logdir}: {existing} is a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise app.UsageError(f"--logdir={logdir}: {existing} is not writable")
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -134,24 +158,27 @@ def main(argv):
               f"z {config.z_dim})")
         print(parameter_table(build_model(config, compile=False)))
         return 0
-    if config.dataset in ("kth", "bair"):
+    spec = datasets.spec(config.dataset)
+    if spec.needs_data_dir:
         if not FLAGS.data_dir:
-            raise app.UsageError(f"--data_dir is required for --dataset={config.dataset}: "
-                                 f"see data/download_{config.dataset}.sh")
+            raise app.UsageError(f"--data_dir is required for --dataset={config.dataset}. "
+                                 f"{spec.how_to_get}")
         if not os.path.isdir(FLAGS.data_dir):
-            raise app.UsageError(f"--data_dir={FLAGS.data_dir} does not exist: see "
-                                 f"data/download_{config.dataset}.sh")
+            raise app.UsageError(f"--data_dir={FLAGS.data_dir} does not exist. "
+                                 f"{spec.how_to_get}")
+    from svg_tf.run_dir import RunLockedError
     from svg_tf.training import TrainingError, train
 
     logdir = FLAGS.logdir or os.path.join("runs", f"{config.dataset}_{config.model}")
-    options = {"digits": FLAGS.digits} if config.dataset == "smmnist" else {}
+    check_logdir(logdir)
+    options = spec.options_from_flags(FLAGS)
     try:
         result = train(config, logdir, data_dir=FLAGS.data_dir, strategy=FLAGS.strategy,
                        checkpoint_every=FLAGS.checkpoint_every,
                        summary_every=FLAGS.summary_every, jit_compile=FLAGS.jit_compile,
                        verbose=FLAGS.verbose, dataset_options=options,
                        max_steps=FLAGS.max_steps)
-    except TrainingError as error:
+    except (TrainingError, RunLockedError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except ValueError as error:  # bad flag values found before anything is written
@@ -167,8 +194,7 @@ def main(argv):
 
 
 def run():
-    define_flags()
-    app.run(main)
+    cli.run(main, define_flags)
 
 
 if __name__ == "__main__":

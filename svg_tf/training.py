@@ -3,16 +3,18 @@
 `train(config, logdir, ...)` is what `python -m svg_tf.train` calls; tests call it directly.
 A run directory holds:
     config.json                 the resolved SVGConfig (a resume must match it)
+    data.json, train.lock       the data_dir used; the running process (see run_dir.py)
     checkpoints/ckpt-N.*        model, optimizer, step (= data position), via CheckpointManager
     train/, test/               TensorBoard event files (scalars, images, GIFs, hparams)
     samples/epoch_NNN.gif|png   ground truth, posterior reconstruction and prior samples
 TensorFlow writes checkpoints to temporary files and renames them, and updates the
 `checkpoint` index last, so a kill at any moment leaves the previous checkpoint usable.
+Nothing is written before the config, the model, the checkpoint and the first batch of
+data have been checked, so a failed start leaves the directory as it was.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -23,64 +25,45 @@ import tensorflow as tf
 
 from svg_tf import datasets, run_dir, visualize
 from svg_tf.config import SVGConfig
+from svg_tf.datasets import records
 from svg_tf.distribute import make_strategy
 from svg_tf.models import build_model
 
-# Fields that may change between runs in one directory: extending training is a resume.
-RESUMABLE_FIELDS = ("niter",)
 NUM_VIS_SEQUENCES = 4
 NUM_VIS_SAMPLES = 3
 
 
 class TrainingError(RuntimeError):
-    """Training stopped on purpose (non-finite loss, mismatching run directory)."""
+    """Training stopped on purpose (non-finite loss, mismatching run directory, damaged data,
+    a full disk)."""
 
 
-def check_run_dir(logdir: str, config: SVGConfig) -> bool:
-    """Write config.json, or check it matches on resume. Returns True when resuming."""
-    path = run_dir.config_path(logdir)
-    tf.io.gfile.makedirs(logdir)
-    resuming = tf.io.gfile.exists(path)
-    if resuming:
-        with tf.io.gfile.GFile(path) as f:
-            saved = json.load(f)
-        current = config.to_dict()
-        differ = sorted(k for k in set(saved) | set(current)
-                        if k not in RESUMABLE_FIELDS and saved.get(k) != current.get(k))
-        if differ:
-            details = ", ".join(f"{k}: saved {saved.get(k)!r}, now {current.get(k)!r}"
-                                for k in differ)
-            raise TrainingError(f"{path} was written with a different config ({details}). "
-                                "Use another --logdir, or repeat the original flags.")
-    run_dir.write_config(logdir, config)
-    return resuming
+def resume_changes(logdir: str, config: SVGConfig) -> dict:
+    """The fields a resume changes ({field: (saved, now)}, only optimizer/schedule ones);
+    raises TrainingError naming the others. A run without a checkpoint may change anything:
+    a failed start must not lock in its config."""
+    saved = run_dir.saved_config_dict(logdir)
+    if saved is None or run_dir.latest_checkpoint(logdir) is None:
+        return {}
+    refused, allowed = run_dir.config_changes(saved, config)
+    if refused:
+        details = ", ".join(f"{k}: saved {a!r}, now {b!r}" for k, (a, b) in refused.items())
+        raise TrainingError(f"{run_dir.config_path(logdir)} was written with a different config "
+                            f"({details}). Use another --logdir, or repeat the original flags.")
+    return allowed
 
 
 def train_dataset(config: SVGConfig, data_dir=None, step=0, **options):
     """The endless training stream at the global batch size, from the data position of
-    `step`. SM-MNIST continues exactly (sequence i is a function of (seed, i)); KTH and BAIR
-    restart a fresh shuffled order seeded by (seed, step), reproducible without re-reading
-    what was already consumed."""
-    kwargs = dict(seq_len=config.seq_len, data_dir=data_dir, batch_size=config.batch_size,
-                  seed=config.seed)
-    if config.dataset == "smmnist":
-        kwargs.update(num_digits=config.num_digits, image_size=config.image_size,
-                      start=step * config.batch_size)
-    else:
-        kwargs.update(image_size=config.image_size, seed=config.seed * 1_000_003 + step)
-    kwargs.update(options)
-    return datasets.load(config.dataset, "train", **kwargs)
+    `step` (SM-MNIST continues exactly; file-backed datasets restart a fresh shuffled order
+    seeded by (seed, step)). See `datasets.train_stream`."""
+    return datasets.train_stream(config, data_dir, step, **options)
 
 
 def visual_batch(config: SVGConfig, data_dir=None, **options):
     """Fixed test sequences (n_eval frames) that every epoch's pictures show."""
-    kwargs = dict(seq_len=config.n_eval, data_dir=data_dir, seed=config.seed,
-                  image_size=config.image_size)
-    if config.dataset == "smmnist":
-        kwargs.update(num_digits=config.num_digits, num_sequences=NUM_VIS_SEQUENCES)
-    kwargs.update(options)
-    data = datasets.load(config.dataset, "test", **kwargs)
-    return np.stack(list(data.take(NUM_VIS_SEQUENCES).as_numpy_iterator()))
+    data = datasets.test_stream(config, NUM_VIS_SEQUENCES, config.n_eval, data_dir, **options)
+    return np.stack(list(data.as_numpy_iterator()))
 
 
 def write_pictures(model, videos, config, step, epoch, logdir, writer):
@@ -138,7 +121,7 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
     chief, worker_id = _chief(strategy)
     if not chief:  # workers other than the chief keep their files out of the run directory
         logdir = os.path.join(logdir, "workers", f"worker_{worker_id}")
-    check_run_dir(logdir, config)
+    changes = resume_changes(logdir, config)
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():
         model = build_model(config, jit_compile=False)
@@ -150,12 +133,29 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         log(f"resumed from {manager.latest_checkpoint} at step {int(step_var.numpy())}")
+        for name, (saved, now) in changes.items():
+            log(f"changed on resume: {name} {saved!r} -> {now!r}")
+        model.optimizer.learning_rate.assign(config.lr)  # the checkpoint holds the old one
     step = int(step_var.numpy())
     total_steps = config.niter * config.epoch_size
-    data = train_dataset(config, data_dir, step=step, **dataset_options)
-    iterator = iter(strategy.experimental_distribute_dataset(data))
-    videos = visual_batch(config, data_dir, **dataset_options)
+    stream = _TrainStream(config, data_dir, strategy, dataset_options, log)
+    first_batch = stream.next(step)  # data problems surface before anything is written
+    videos = visual_batch(config, data_dir, **_test_options(dataset_options))
+    with run_dir.lock(logdir, log=log):
+        for path in run_dir.remove_temporary_checkpoints(logdir):
+            log(f"removed {path}, left by an interrupted checkpoint save")
+        if run_dir.saved_config_dict(logdir) != config.to_dict():
+            run_dir.write_config(logdir, config)
+        run_dir.write_data_dir(logdir, data_dir)
+        return _loop(model, config, logdir, manager, checkpoint, step_var, step, total_steps,
+                     stream, first_batch, videos, chief, summary_every, checkpoint_every,
+                     jit_compile, strategy, verbose, max_steps, log)
 
+
+def _loop(model, config, logdir, manager, checkpoint, step_var, step, total_steps, stream,
+          first_batch, videos, chief, summary_every, checkpoint_every, jit_compile, strategy,
+          verbose, max_steps, log):
+    """The epochs of `train` once the run directory is held and written."""
     def one_step(batch):
         strategy.run(model.train_step, args=(batch,))
         return {m.name: m.result() for m in model.metrics}
@@ -163,6 +163,7 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
     step_fn = tf.function(one_step, jit_compile=jit_compile or None)
     train_writer = tf.summary.create_file_writer(os.path.join(logdir, "train"))
     test_writer = tf.summary.create_file_writer(os.path.join(logdir, "test"))
+    stream.attach(train_writer, step)
     if step == 0:
         _write_hparams(train_writer, config)
     gif_path = None
@@ -180,7 +181,9 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
         for metric in model.metrics:
             metric.reset_state()
         while step < (epoch + 1) * config.epoch_size:
-            logs = {k: float(v) for k, v in step_fn(next(iterator)).items()}
+            batch = first_batch if first_batch is not None else stream.next(step)
+            first_batch = None
+            logs = {k: float(v) for k, v in step_fn(batch).items()}
             if not all(math.isfinite(v) for v in logs.values()):
                 raise TrainingError(
                     f"non-finite loss at step {step + 1} ({logs}); stopped without saving. "
@@ -197,13 +200,13 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
                                       float(keras.ops.convert_to_numpy(
                                           model.optimizer.learning_rate)), step=step)
             if checkpoint_every and step % checkpoint_every == 0:
-                manager.save(checkpoint_number=step)
+                _save(manager, step, logdir)
             if max_steps is not None and steps_this_call >= max_steps:
                 break
         if max_steps is not None and steps_this_call >= max_steps:
-            manager.save(checkpoint_number=step)
+            _save(manager, step, logdir)
             break
-        manager.save(checkpoint_number=step)
+        _save(manager, step, logdir)
         if chief:
             gif_path = write_pictures(model, videos, config, step, epoch + 1, logdir,
                                       test_writer)
@@ -215,6 +218,88 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
     return {"step": step, "metrics": logs, "checkpoint": manager.latest_checkpoint,
             "logdir": logdir, "sample_gif": gif_path, "seconds": seconds,
             "seconds_per_step": seconds / max(steps_this_call, 1), "model": model}
+
+
+def _save(manager, step, logdir):
+    """manager.save, turning a full disk into one clear line and removing the partial
+    temporary files a failed save leaves (they would block the next start)."""
+    try:
+        return manager.save(checkpoint_number=step)
+    except (tf.errors.OpError, OSError) as error:
+        run_dir.remove_temporary_checkpoints(logdir)
+        message = getattr(error, "message", None) or str(error)
+        if "No space left on device" in message or getattr(error, "errno", None) == 28:
+            raise TrainingError(
+                f"disk full while writing checkpoint {step} in {run_dir.checkpoint_dir(logdir)}"
+                f"; removed its partial files. The last good checkpoint is "
+                f"{manager.latest_checkpoint}: free some space and re-run the same command "
+                "to resume.") from None
+        raise
+
+
+def _test_options(dataset_options):
+    """The dataset options that also apply to the test stream (not the training-only
+    list of files found damaged)."""
+    return {k: v for k, v in dataset_options.items() if k != "exclude_files"}
+
+
+class _TrainStream:
+    """The distributed training iterator, which traces a damaged record met mid-run to its
+    file: without skip_corrupt it stops naming the file and the record offset; with
+    skip_corrupt it drops the file, counts it (log and TensorBoard data/skipped_files) and
+    restarts the stream at the current step without it."""
+
+    def __init__(self, config, data_dir, strategy, options, log):
+        self.config, self.data_dir, self.strategy, self.log = config, data_dir, strategy, log
+        self.options = dict(options)
+        self.skip_corrupt = bool(self.options.get("skip_corrupt", False))
+        self.excluded = []
+        self.writer = None
+        self.iterator = None
+
+    def _start(self, step):
+        options = dict(self.options)
+        if self.excluded:
+            options["exclude_files"] = tuple(self.excluded)
+        data = train_dataset(self.config, self.data_dir, step=step, **options)
+        self.iterator = iter(self.strategy.experimental_distribute_dataset(data))
+
+    def next(self, step):
+        while True:
+            if self.iterator is None:
+                self._start(step)
+            try:
+                return next(self.iterator)
+            except tf.errors.DataLossError as error:
+                self._handle(error, step)
+                self.iterator = None
+
+    def _handle(self, error, step):
+        shard_files = datasets.spec(self.config.dataset).shard_files
+        files = shard_files(self.data_dir, "train") if shard_files else []
+        damaged = [d for d in records.locate_damage(
+            [f for f in files if f not in self.excluded])]
+        if not damaged:
+            raise error
+        if not self.skip_corrupt:
+            path, problem = damaged[0]
+            raise TrainingError(f"damaged training data at step {step + 1}: {path}: "
+                                f"{problem}. {records.REMEDY}") from None
+        for path, problem in damaged:
+            self.log(f"skipping damaged file {path} ({problem}) from step {step + 1}")
+        self.excluded += [path for path, _ in damaged]
+        self._summarise(step)
+
+    def attach(self, writer, step):
+        """Write skip counts to `writer` from now on (and the ones found before it)."""
+        self.writer = writer
+        if self.excluded:
+            self._summarise(step)
+
+    def _summarise(self, step):
+        if self.writer is not None:
+            with self.writer.as_default():
+                tf.summary.scalar("data/skipped_files", len(self.excluded), step=step)
 
 
 def _chief(strategy):

@@ -14,7 +14,8 @@ import tensorflow as tf
 
 from conftest import tiny_config
 from svg_tf import load_run
-from svg_tf.training import TrainingError, check_run_dir, train
+from svg_tf import run_dir
+from svg_tf.training import TrainingError, resume_changes, train
 
 pytestmark = pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")
 
@@ -70,15 +71,25 @@ def test_two_epochs_then_resume_to_three(tmp_path):
         np.testing.assert_array_equal(a, b.numpy())
 
 
+def _fake_checkpoint(logdir):
+    folder = os.path.join(logdir, "checkpoints")
+    os.makedirs(folder, exist_ok=True)
+    open(os.path.join(folder, "ckpt-1.index"), "w").close()
+    with open(os.path.join(folder, "checkpoint"), "w") as f:
+        f.write('model_checkpoint_path: "ckpt-1"\n')
+
+
 def test_resume_with_changed_config_is_refused(tmp_path):
     logdir = str(tmp_path / "run")
-    check_run_dir(logdir, tiny_config("lp"))
-    check_run_dir(logdir, tiny_config("lp", niter=500))  # extending training is fine
+    run_dir.write_config(logdir, tiny_config("lp"))
+    _fake_checkpoint(logdir)
+    # extending training (or lowering lr) is fine
+    assert resume_changes(logdir, tiny_config("lp", niter=500)) == {"niter": (300, 500)}
     with pytest.raises(TrainingError, match=r"z_dim: saved 4, now 5.*beta: saved|beta: saved.*z_dim"):
-        check_run_dir(logdir, tiny_config("lp", z_dim=5, beta=0.5))
+        resume_changes(logdir, tiny_config("lp", z_dim=5, beta=0.5))
     # The compute dtype is part of the run: toggling it is refused by name.
     with pytest.raises(TrainingError, match=r"mixed_precision: saved 'none', now 'bfloat16'"):
-        check_run_dir(logdir, tiny_config("lp", mixed_precision="bfloat16"))
+        resume_changes(logdir, tiny_config("lp", mixed_precision="bfloat16"))
 
 
 def test_sigkill_mid_epoch_then_resume(tmp_path):
@@ -127,18 +138,26 @@ BAD_FLAGS = [
     (["--dataset=kth"], "--data_dir is required"),
     (["--dataset=bair", "--data_dir=/no/such/folder"], "/no/such/folder"),
     (["--image_width=96"], "image_size=96"),
+    (["--seed=-5"], "seed=-5 is invalid"),
+    (["--summary_every=0"], "summary_every=0 is invalid"),
+    (["--checkpoint_every=-1"], "checkpoint_every=-1 is invalid"),
+    (["--channels=3"], "channels=3 is invalid: expected 1 for smmnist"),
+    (["--logdir=/etc/hostname/run"], "/etc/hostname is a file, not a directory"),
 ]
 
 
 def test_bad_flags_fail_fast_with_a_message(tmp_path):
     logdirs = [tmp_path / f"run{i}" for i in range(len(BAD_FLAGS))]
-    running = [(logdir, _start_cli(*args, f"--logdir={logdir}"))
+    running = [(logdir, _start_cli(f"--logdir={logdir}", *args))
                for (args, _), logdir in zip(BAD_FLAGS, logdirs)]
     for (args, message), (logdir, process) in zip(BAD_FLAGS, running):
         _, stderr = process.communicate(timeout=120)
         assert process.returncode != 0, args
         assert message in stderr, (args, stderr[-2000:])
         assert not os.path.exists(logdir), args  # no work started
+        # One line, not absl's help listing, and none of TensorFlow's start-up noise.
+        assert "--batch_size" not in stderr and "oneDNN" not in stderr, (args, stderr)
+        assert "cuInit" not in stderr and len(stderr.strip().splitlines()) <= 3, (args, stderr)
 
 
 def _checkpoint_values(path):

@@ -7,12 +7,14 @@ import os
 
 import tensorflow as tf
 
+from svg_tf.datasets import smmnist
+
 
 def load_smmnist_run(logdir):
     from svg_tf.run_dir import load_run
 
     config, model = load_run(logdir)
-    if config.dataset != "smmnist":
+    if config.dataset != smmnist.SPEC.name:
         raise ValueError(f"{logdir} trained on {config.dataset}: this analysis needs a "
                          "Stochastic Moving MNIST run")
     return model, config

@@ -20,8 +20,9 @@ import os
 import numpy as np
 from absl import app, flags
 
+from svg_tf import cli
 from svg_tf import config as config_lib
-from svg_tf import datasets
+from svg_tf.datasets import smmnist
 from svg_tf.analysis.common import load_smmnist_run, savefig, write_json
 
 
@@ -35,7 +36,7 @@ def prior_sigma(logdir, num_sequences=100, num_steps=100, trajectory_seed=0, see
         raise ValueError(f"{logdir} is an SVG-{config.model.upper()} run: only SVG-LP has a "
                          "learned prior")
     seq_len = config.n_past + num_steps
-    data = datasets.load("smmnist", "test", seq_len=seq_len, seed=seed,
+    data = smmnist.load("test", seq_len=seq_len, seed=seed,
                          num_digits=config.num_digits, num_sequences=num_sequences,
                          trajectory_seed=trajectory_seed, return_trajectories=True,
                          digits=digits, batch_size=batch_size)
@@ -158,5 +159,4 @@ def _fmt(value):
 
 
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    cli.run(main, define_flags)

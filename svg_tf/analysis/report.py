@@ -15,9 +15,11 @@ import os
 import shutil
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
-from svg_tf import datasets, metrics
+from svg_tf import cli
+from svg_tf import metrics
+from svg_tf.datasets import smmnist
 from svg_tf.config import SVGConfig
 
 MODELS = ("lp", "fp", "det")
@@ -41,7 +43,7 @@ def _load(run):
 def first_collisions(config, num_sequences, n_eval, digits):
     """Frame index (0-based) of the first frame made unpredictable by a wall hit at or after
     the last context frame, per test sequence (-1: none before n_eval)."""
-    data = datasets.load("smmnist", "test", seq_len=n_eval, seed=config.seed,
+    data = smmnist.load("test", seq_len=n_eval, seed=config.seed,
                          num_digits=config.num_digits, num_sequences=num_sequences,
                          return_trajectories=True, digits=digits)
     firsts = []
@@ -298,5 +300,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    cli.run(main, define_flags)

@@ -25,9 +25,10 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
+from svg_tf import cli
 from svg_tf import config as config_lib
-from svg_tf import datasets
 from svg_tf.datasets.mnist_digits import load_digits
+from svg_tf.datasets import smmnist
 from svg_tf.datasets.smmnist import sequence_spec
 from svg_tf.analysis.common import load_smmnist_run, savefig, write_json
 
@@ -98,12 +99,12 @@ def trajectories(logdir, index=-1, num_sequences=20, num_samples=50, num_steps=1
     hit = first_collision(seed, index, n_past, seq_len, num_available)
     common = dict(seq_len=seq_len, seed=seed, num_digits=1, fixed_frames=n_past,
                   fixed_trajectory_index=index, return_trajectories=True, digits=digits)
-    truth = datasets.load("smmnist", "test", num_sequences=num_truth, batch_size=500, **common)
+    truth = smmnist.load("test", num_sequences=num_truth, batch_size=500, **common)
     true_pos = np.concatenate([t["position"].numpy()[:, :, 0] for _, t in truth])  # [N, T, 2]
     true_deltas = np.diff(true_pos, axis=1)[:, n_past - 1:]  # motion into each future frame
 
     model_deltas = [[] for _ in range(num_steps)]
-    contexts = datasets.load("smmnist", "test", num_sequences=num_sequences,
+    contexts = smmnist.load("test", num_sequences=num_sequences,
                              batch_size=num_sequences, **common)
     # One batch: with bn='batch' the conditioning sequences share batch-norm statistics.
     videos, trajectory = next(iter(contexts))
@@ -215,5 +216,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    cli.run(main, define_flags)

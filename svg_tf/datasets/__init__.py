@@ -1,33 +1,32 @@
-"""Video datasets as tf.data pipelines: one entry point, `load`.
+"""Video datasets as tf.data pipelines: one entry point, `load`, and one registry.
 
 Elements are float32 videos `[seq_len, H, W, C]` in [0, 1] (`[B, ...]` with batch_size).
-Train streams are shuffled and endless; test streams are fixed and finite.
+Train streams are shuffled and endless; test streams are fixed and finite. Each dataset
+module exports a `DatasetSpec` (spec.py); adding a dataset is one module plus one line here.
 """
 
 from __future__ import annotations
 
 import inspect
 
-from svg_tf.datasets import smmnist
+from svg_tf.datasets import bair, kth, smmnist
+from svg_tf.datasets.spec import DatasetSpec
 
-NAMES = ("smmnist", "kth", "bair")
+REGISTRY: dict[str, DatasetSpec] = {s.name: s for s in (smmnist.SPEC, kth.SPEC, bair.SPEC)}
+NAMES = tuple(REGISTRY)
 SPLITS = ("train", "test")
 
 
-def _loader(name):
-    if name == "smmnist":
-        return smmnist.load
-    if name == "kth":
-        from svg_tf.datasets import kth
-        return kth.load
-    from svg_tf.datasets import bair
-    return bair.load
+def spec(name: str) -> DatasetSpec:
+    """The registered spec of dataset `name`; a clear error for an unknown name."""
+    if name not in REGISTRY:
+        raise ValueError(f"dataset={name!r} is invalid: expected one of {list(NAMES)}")
+    return REGISTRY[name]
 
 
 def options(name: str) -> list[str]:
     """The dataset-specific keyword options `load(name, ...)` accepts."""
-    _check(name, "train")
-    signature = inspect.signature(_loader(name))
+    signature = inspect.signature(spec(name).load)
     common = {"split", "seq_len", "data_dir", "batch_size", "seed"}
     return sorted(p for p in signature.parameters if p not in common)
 
@@ -35,13 +34,15 @@ def options(name: str) -> list[str]:
 def load(name, split, *, seq_len, data_dir=None, batch_size=None, seed=None, **opts):
     """The `split` stream of dataset `name` as a tf.data.Dataset.
 
-    name: smmnist (generated on the fly), kth or bair (read from data_dir).
+    name: a registered dataset (smmnist: generated on the fly; kth, bair: read from data_dir).
     split: train (shuffled, endless; batches drop the remainder) or test (fixed, finite).
     seq_len: frames per video. seed: makes the stream reproducible.
     opts: dataset options; `options(name)` lists them (e.g. smmnist: num_digits,
     deterministic, return_trajectories, trajectory_seed, digits, num_sequences).
     """
-    _check(name, split)
+    loader = spec(name).load
+    if split not in SPLITS:
+        raise ValueError(f"split={split!r} is invalid: expected one of {list(SPLITS)}")
     allowed = options(name)
     unknown = sorted(set(opts) - set(allowed))
     if unknown:
@@ -49,12 +50,25 @@ def load(name, split, *, seq_len, data_dir=None, batch_size=None, seed=None, **o
                          f"are {allowed}")
     if not isinstance(seq_len, int) or seq_len < 1:
         raise ValueError(f"seq_len={seq_len!r} is invalid: expected an integer >= 1")
-    return _loader(name)(split, seq_len=seq_len, data_dir=data_dir, batch_size=batch_size,
-                         seed=seed, **opts)
+    return loader(split, seq_len=seq_len, data_dir=data_dir, batch_size=batch_size,
+                  seed=seed, **opts)
 
 
-def _check(name, split):
-    if name not in NAMES:
-        raise ValueError(f"dataset={name!r} is invalid: expected one of {list(NAMES)}")
-    if split not in SPLITS:
-        raise ValueError(f"split={split!r} is invalid: expected one of {list(SPLITS)}")
+def train_stream(config, data_dir=None, step=0, **options):
+    """The endless training stream of `config` at its global batch size, continuing at the
+    data position of `step` (how, the dataset's spec says)."""
+    kwargs = dict(seq_len=config.seq_len, data_dir=data_dir, batch_size=config.batch_size,
+                  seed=config.seed)
+    kwargs.update(spec(config.dataset).train_options(config, step))
+    kwargs.update(options)
+    return load(config.dataset, "train", **kwargs)
+
+
+def test_stream(config, num_sequences, seq_len, data_dir=None, batch_size=None, **options):
+    """The fixed test set of `config`'s dataset: its first `num_sequences` videos of
+    `seq_len` frames."""
+    kwargs = dict(seq_len=seq_len, data_dir=data_dir, seed=config.seed, batch_size=None)
+    kwargs.update(spec(config.dataset).test_options(config, num_sequences))
+    kwargs.update(options)
+    data = load(config.dataset, "test", **kwargs).take(num_sequences)
+    return data.batch(batch_size) if batch_size else data

@@ -13,6 +13,7 @@ import os
 import tensorflow as tf
 
 from svg_tf.datasets import records
+from svg_tf.datasets.spec import DatasetSpec, restart_seed
 
 FRAMES_PER_RECORD = 30
 SIZE = 64
@@ -47,8 +48,15 @@ def split_folder(data_dir, split):
     return os.path.join(data_dir, split)
 
 
+def shard_files(data_dir, split):
+    if data_dir is None:
+        raise FileNotFoundError(f"bair: no data_dir given. {HOW_TO_GET}")
+    return records.find_shards(split_folder(data_dir, split), ["*.tfrecords", "*.tfrecord"],
+                               "bair", HOW_TO_GET)
+
+
 def load(split, *, seq_len, data_dir=None, batch_size=None, seed=None, camera="image_aux1",
-         source="tfrecord", image_size=SIZE, skip_corrupt=False, verify="framing"):
+         source="tfrecord", image_size=SIZE, skip_corrupt=False, verify="headers", exclude_files=()):
     """BAIR as a tf.data.Dataset; see `svg_tf.datasets.load`."""
     if camera not in CAMERAS:
         raise ValueError(f"camera={camera!r} is invalid: expected one of {list(CAMERAS)}")
@@ -67,11 +75,8 @@ def load(split, *, seq_len, data_dir=None, batch_size=None, seed=None, camera="i
         if training:
             data = data.repeat()
     elif source == "tfrecord":
-        if data_dir is None:
-            raise FileNotFoundError(f"bair: no data_dir given. {HOW_TO_GET}")
-        folder = split_folder(data_dir, split)
-        files = records.find_shards(folder, ["*.tfrecords", "*.tfrecord"], "bair", HOW_TO_GET)
-        files = records.check_shards(files, verify, skip_corrupt)
+        files = records.check_shards(shard_files(data_dir, split), verify, skip_corrupt,
+                                     exclude_files)
         data = records.record_stream(files, training, seed, skip_corrupt)
         # The test set keeps file order whatever the seed (a fixed test set); unseeded
         # training may reorder for speed.
@@ -85,3 +90,12 @@ def load(split, *, seq_len, data_dir=None, batch_size=None, seed=None, camera="i
     if batch_size:
         data = data.batch(batch_size, drop_remainder=training)
     return data.prefetch(tf.data.AUTOTUNE)
+
+
+SPEC = DatasetSpec(
+    name="bair", load=load, needs_data_dir=True, how_to_get=HOW_TO_GET, channels=(3,),
+    image_sizes=(SIZE,),
+    train_options=lambda config, step: dict(image_size=config.image_size,
+                                            seed=restart_seed(config, step)),
+    test_options=lambda config, num_sequences: dict(image_size=config.image_size),
+    cli_options=records.CLI_OPTIONS, shard_files=shard_files)

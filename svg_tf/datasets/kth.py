@@ -15,6 +15,7 @@ import os
 import tensorflow as tf
 
 from svg_tf.datasets import records
+from svg_tf.datasets.spec import DatasetSpec, restart_seed
 
 HOW_TO_GET = ("Download KTH with data/download_kth.sh RAW, then convert it with "
               "python data/convert_kth.py --raw_dir=RAW --out_dir=DIR and pass data_dir=DIR.")
@@ -53,27 +54,43 @@ def read_manifest(data_dir):
         return json.load(f)
 
 
-def count_short_clips(manifest, split, seq_len):
-    lengths = [n for key, info in (manifest or {}).get("shards", {}).items()
-               if key.startswith(split + "/") for n in info.get("clip_lengths", [])]
-    return sum(n < seq_len for n in lengths), len(lengths)
+def clip_lengths(manifest, split):
+    """Frames per clip of `split`, from the converter's manifest ([] without one)."""
+    return [n for key, info in (manifest or {}).get("shards", {}).items()
+            if key.startswith(split + "/") for n in info.get("clip_lengths", [])]
+
+
+def check_clip_lengths(lengths, split, seq_len):
+    """Refuse a split in which no clip holds seq_len frames (the train stream would filter
+    every clip out and wait forever); warn with the count of clips that are skipped."""
+    short = sum(n < seq_len for n in lengths)
+    if lengths and short == len(lengths):
+        flag = ("--n_past/--n_future (seq_len = n_past + n_future)" if split == "train"
+                else "--n_eval")
+        raise ValueError(f"kth {split}: all {len(lengths)} clips are shorter than "
+                         f"seq_len={seq_len} frames (the longest has {max(lengths)}): lower "
+                         f"{flag}, or convert longer clips")
+    if short:
+        logging.warning("kth %s: skipping %d of %d clips shorter than seq_len=%d", split,
+                        short, len(lengths), seq_len)
+
+
+def shard_files(data_dir, split):
+    return records.find_shards(os.path.join(data_dir, split) if data_dir else None,
+                               ["*.tfrecord", "*.tfrecords"], "kth", HOW_TO_GET)
 
 
 def load(split, *, seq_len, data_dir=None, batch_size=None, seed=None, image_size=64,
-         skip_corrupt=False, verify="framing"):
+         skip_corrupt=False, verify="headers", exclude_files=()):
     """KTH as a tf.data.Dataset; see `svg_tf.datasets.load`."""
-    files = records.find_shards(os.path.join(data_dir, split) if data_dir else None,
-                                ["*.tfrecord", "*.tfrecords"], "kth", HOW_TO_GET)
+    files = shard_files(data_dir, split)
     manifest = read_manifest(data_dir)
     if manifest and manifest.get("image_size") not in (None, image_size):
         raise ValueError(f"{data_dir} holds {manifest['image_size']} px KTH frames; "
                          f"expected image_size={image_size} (re-convert with "
                          f"--image_size={image_size})")
-    short, total = count_short_clips(manifest, split, seq_len)
-    if short:
-        logging.warning("kth %s: skipping %d of %d clips shorter than seq_len=%d", split,
-                        short, total, seq_len)
-    files = records.check_shards(files, verify, skip_corrupt)
+    check_clip_lengths(clip_lengths(manifest, split), split, seq_len)
+    files = records.check_shards(files, verify, skip_corrupt, exclude_files)
     training = split == "train"
     clips = records.record_stream(files, training, seed, skip_corrupt).map(
         parse_clip, num_parallel_calls=tf.data.AUTOTUNE)
@@ -100,3 +117,12 @@ def load(split, *, seq_len, data_dir=None, batch_size=None, seed=None, image_siz
     if batch_size:
         data = data.batch(batch_size, drop_remainder=training)
     return data.prefetch(tf.data.AUTOTUNE)
+
+
+SPEC = DatasetSpec(
+    name="kth", load=load, needs_data_dir=True, how_to_get=HOW_TO_GET, channels=(1,),
+    image_sizes=(64, 128),
+    train_options=lambda config, step: dict(image_size=config.image_size,
+                                            seed=restart_seed(config, step)),
+    test_options=lambda config, num_sequences: dict(image_size=config.image_size),
+    cli_options=records.CLI_OPTIONS, shard_files=shard_files)

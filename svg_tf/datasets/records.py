@@ -6,6 +6,9 @@ it is in, so shards are checked here first. The default check reads only the rec
 (length and its CRC) and seeks over the payloads: it costs one small read per record and
 finds truncated files and damaged headers, naming the file. `verify='full'` also checks every
 payload CRC (reads everything); `skip_corrupt=True` skips what fails and warns with counts.
+A damaged payload met later while streaming is found again by `locate_damage`, which names
+the file and the record offset (the training loop calls it, and with skip_corrupt drops
+the file and goes on).
 """
 
 from __future__ import annotations
@@ -16,7 +19,15 @@ import warnings
 
 import tensorflow as tf
 
-VERIFY_MODES = ("framing", "full", "none")
+VERIFY_MODES = ("headers", "full", "none")
+VERIFY_HELP = ("TFRecord check before reading (KTH, BAIR): headers (every record's length "
+               "and its CRC, seeking over payloads: finds truncated and damaged files "
+               "quickly), full (also every payload CRC: reads all the data once) or none.")
+SKIP_CORRUPT_HELP = ("Skip damaged TFRecord files (KTH, BAIR) instead of stopping: found "
+                     "before reading, or met while training (the file is named, dropped and "
+                     "counted in the log and TensorBoard's data/skipped_files).")
+# Dataset option -> command-line flag, for every dataset read from TFRecord shards.
+CLI_OPTIONS = {"verify": "verify_data", "skip_corrupt": "skip_corrupt"}
 
 
 class CorruptRecordError(ValueError):
@@ -93,9 +104,16 @@ def payload_problem(path):
     return None
 
 
-def check_shards(files, verify="framing", skip_corrupt=False):
+def check_shards(files, verify="headers", skip_corrupt=False, exclude_files=()):
     """The usable files; raises CorruptRecordError naming the first bad one, or, with
-    skip_corrupt, drops bad files with a warning that counts them."""
+    skip_corrupt, drops bad files with a warning that counts them. `exclude_files` were
+    found damaged earlier in this run and are left out without another look."""
+    excluded = set(exclude_files)
+    files = [f for f in files if f not in excluded]
+    if not files:
+        raise FileNotFoundError(f"no usable shards left: all {len(excluded)} are damaged")
+    if verify == "framing":  # the name before 0.3
+        verify = "headers"
     if verify not in VERIFY_MODES:
         raise ValueError(f"verify={verify!r} is invalid: expected one of {list(VERIFY_MODES)}")
     if verify == "none":
@@ -110,8 +128,7 @@ def check_shards(files, verify="framing", skip_corrupt=False):
         elif skip_corrupt:
             bad.append(f"{path}: {problem}")
         else:
-            raise CorruptRecordError(f"{path}: {problem}. Re-download or re-convert this file, "
-                                     "or pass skip_corrupt=True to skip damaged files.")
+            raise CorruptRecordError(f"{path}: {problem}. {REMEDY}")
     if bad:
         warnings.warn(f"skipped {len(bad)} damaged TFRecord file(s) of {len(files)}: "
                       + "; ".join(bad[:5]), stacklevel=3)
@@ -121,9 +138,26 @@ def check_shards(files, verify="framing", skip_corrupt=False):
     return good
 
 
+REMEDY = ("Re-download or re-convert this file, or skip damaged files (--skip_corrupt, "
+          "skip_corrupt=True); --verify_data=full checks every record before training.")
+
+
+def locate_damage(files):
+    """[(file, problem)] for every file whose records TensorFlow cannot read (a full read):
+    how a `DataLossError` met while streaming, which names no file, is traced to one."""
+    found = []
+    for path in files:
+        problem = framing_problem(path) or payload_problem(path)
+        if problem:
+            found.append((path, problem))
+    return found
+
+
 def record_stream(files, training, seed=None, skip_corrupt=False, cycle_length=4):
     """Serialized records: shuffled across files and repeated for training, in file order
-    once for testing."""
+    once for testing. With skip_corrupt the test stream skips a damaged file's remaining
+    records; the endless training stream leaves a damaged record's error to its consumer
+    (the training loop names the file, drops it and counts it)."""
     data = tf.data.Dataset.from_tensor_slices(files)
     if training:
         data = data.shuffle(len(files), seed=seed, reshuffle_each_iteration=True).repeat()
@@ -131,6 +165,6 @@ def record_stream(files, training, seed=None, skip_corrupt=False, cycle_length=4
                                num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
     else:
         data = data.flat_map(tf.data.TFRecordDataset)
-    if skip_corrupt:
+    if skip_corrupt and not training:
         data = data.ignore_errors(log_warning=True)
     return data

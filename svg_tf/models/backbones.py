@@ -9,20 +9,23 @@ the paper) scales every convolution, for small CPU experiments.
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import tensorflow as tf
 
 from svg_tf.models.layers import ConvBlock, merge_groups, split_groups, track_layers
 
-BACKBONE_NAMES = ("dcgan", "vgg")
+# Channel multiplier of each down-sampling stage per frame size: the sizes a backbone supports.
+STAGE_MULTIPLIERS = {64: (1, 2, 4, 8), 128: (1, 2, 4, 8, 8)}
 
 
 def stage_channels(image_size: int, width: int = 64) -> list[int]:
     """Channels of each down-sampling stage: 64,128,256,512 (+512 at 128 px)."""
-    multipliers = {64: [1, 2, 4, 8], 128: [1, 2, 4, 8, 8]}
-    if image_size not in multipliers:
-        raise ValueError(f"image_size={image_size!r} is invalid: expected 64 or 128")
-    return [width * m for m in multipliers[image_size]]
+    if image_size not in STAGE_MULTIPLIERS:
+        raise ValueError(f"image_size={image_size!r} is invalid: expected one of "
+                         f"{list(STAGE_MULTIPLIERS)}")
+    return [width * m for m in STAGE_MULTIPLIERS[image_size]]
 
 
 class _Backbone(keras.layers.Layer):
@@ -163,17 +166,34 @@ def _upsample(x):
     return split_groups(y, groups)
 
 
-_ENCODERS = {"dcgan": DCGANEncoder, "vgg": VGGEncoder}
-_DECODERS = {"dcgan": DCGANDecoder, "vgg": VGGDecoder}
+@dataclasses.dataclass(frozen=True)
+class BackboneSpec:
+    """An encoder/decoder pair and the frame sizes it is built for."""
+
+    encoder: type
+    decoder: type
+    image_sizes: tuple[int, ...] = tuple(STAGE_MULTIPLIERS)
+
+
+# Adding a backbone: its two layer classes plus one line here.
+REGISTRY: dict[str, BackboneSpec] = {
+    "dcgan": BackboneSpec(DCGANEncoder, DCGANDecoder),
+    "vgg": BackboneSpec(VGGEncoder, VGGDecoder),
+}
+BACKBONE_NAMES = tuple(REGISTRY)
 
 
 def make_backbone(name, image_size=64, channels=1, g_dim=128, width=64):
-    """(encoder, decoder) of backbone `name` in {dcgan, vgg}."""
-    if name not in _ENCODERS:
+    """(encoder, decoder) of the registered backbone `name`."""
+    if name not in REGISTRY:
         raise ValueError(f"backbone={name!r} is invalid: expected one of {list(BACKBONE_NAMES)}")
+    spec = REGISTRY[name]
+    if image_size not in spec.image_sizes:
+        raise ValueError(f"image_size={image_size!r} is invalid for backbone {name!r}: "
+                         f"expected one of {list(spec.image_sizes)}")
     args = dict(image_size=image_size, channels=channels, g_dim=g_dim, width=width)
-    return _ENCODERS[name](name="encoder", **args), _DECODERS[name](name="decoder", **args)
+    return spec.encoder(name="encoder", **args), spec.decoder(name="decoder", **args)
 
 
-__all__ = ["DCGANEncoder", "DCGANDecoder", "VGGEncoder", "VGGDecoder", "make_backbone",
+__all__ = ["BackboneSpec", "REGISTRY", "DCGANEncoder", "DCGANDecoder", "VGGEncoder", "VGGDecoder", "make_backbone",
            "stage_channels"]

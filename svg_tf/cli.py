@@ -1,0 +1,62 @@
+"""What every command-line program shares: a quiet start and one-line usage errors.
+
+TensorFlow prints a dozen lines when it loads (oneDNN notices, CUDA probing, "cuInit ...
+UNKNOWN ERROR (303)" on machines without a GPU) that say nothing about the run. The programs
+load it with stderr silenced; set SVG_TF_VERBOSE=1 to see those lines. A bad flag value
+ends in one line naming the flag, not absl's full help listing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from absl import app
+
+VERBOSE_ENV = "SVG_TF_VERBOSE"
+
+
+def quiet_tensorflow() -> None:
+    """Import TensorFlow (and probe its devices) with the process's stderr sent to
+    /dev/null; a no-op when it is already loaded or SVG_TF_VERBOSE=1."""
+    if "tensorflow" in sys.modules or os.environ.get(VERBOSE_ENV) == "1":
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    import absl.logging
+
+    absl.logging.set_verbosity(absl.logging.WARNING)
+
+
+def usage_errors_in_one_line(main):
+    """`main` with app.UsageError printed as `error: ...` (exit status 2) instead of the
+    program's whole --help text."""
+
+    def wrapped(argv):
+        try:
+            return main(argv)
+        except app.UsageError as error:
+            program = os.path.basename(sys.argv[0]).removesuffix(".py")
+            print(f"{program}: error: {error}\n(--help lists every flag)", file=sys.stderr)
+            return 2
+
+    return wrapped
+
+
+def run(main, define_flags=None) -> None:
+    """Entry point of a program: quiet TensorFlow, define its flags, run `main`."""
+    quiet_tensorflow()
+    if define_flags is not None:
+        define_flags()
+    app.run(usage_errors_in_one_line(main))
