@@ -9,6 +9,7 @@ from __future__ import annotations
 from absl import app, flags
 
 from svg_tf import cli
+from svg_tf.serving import ServingLimits
 
 FLAGS = flags.FLAGS
 
@@ -20,6 +21,16 @@ def define_flags():
                         "Where to write the SavedModel: a new version folder, DIR/VERSION, as "
                         "TF Serving expects.")
     flags.DEFINE_string("checkpoint", None, "Checkpoint to export (default: the latest).")
+    defaults = ServingLimits()
+    flags.DEFINE_integer("max_batch", defaults.max_batch,
+                         "Most sequences per request (context or frames batch).")
+    flags.DEFINE_integer("max_num_samples", defaults.max_num_samples,
+                         "Most samples per sequence in one request.")
+    flags.DEFINE_integer("max_n_future", defaults.max_n_future,
+                         "Most predicted frames per sample in one request.")
+    flags.DEFINE_integer("max_frames", defaults.max_frames,
+                         "Most predicted frames in one request (batch x num_samples x "
+                         "n_future): bounds its memory, about 0.26 GB per 1,000 at 64 px.")
 
 
 def main(argv):
@@ -30,8 +41,10 @@ def main(argv):
     from svg_tf.serving import describe_signatures, directory_size, export
 
     try:
-        path = export(FLAGS.logdir, FLAGS.export_dir, FLAGS.checkpoint)
-    except (FileNotFoundError, FileExistsError) as error:
+        limits = ServingLimits(max_batch=FLAGS.max_batch, max_num_samples=FLAGS.max_num_samples,
+                               max_n_future=FLAGS.max_n_future, max_frames=FLAGS.max_frames)
+        path = export(FLAGS.logdir, FLAGS.export_dir, FLAGS.checkpoint, limits)
+    except (FileNotFoundError, FileExistsError, ValueError) as error:
         raise app.UsageError(str(error))
     print(describe_signatures(path))
     print(f"wrote {path} ({directory_size(path) / 2 ** 20:.1f} MiB)")

@@ -15,7 +15,7 @@ import logging
 import numpy as np
 import tensorflow as tf
 
-from svg_tf.metrics import frechet_distance
+from svg_tf.metrics.frechet import frechet_distance
 
 RESOLUTION = 224
 BATCH = 16

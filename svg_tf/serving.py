@@ -9,11 +9,14 @@ Signatures:
       (the posterior reconstruction the training summaries show).
 Batch, n_future and num_samples are dynamic; randomness is stateless, so the same inputs give
 the same frames in any process. The graph checks its inputs and fails with a message naming
-the expected shape.
+the expected shape, refuses NaN/Inf and values outside [0, 1], and bounds the work of one
+request by the limits fixed at export (`ServingLimits`): a request for 10,000 samples once
+grew past 16 GB.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import tensorflow as tf
@@ -34,16 +37,45 @@ Signatures (see `saved_model_cli show --dir {export_dir} --all`):
 - `reconstruct`: frames float32 [batch, {n_eval}, {size}, {size}, {channels}] -> reconstruction
 
 The same seed gives the same frames. config.json beside this file is the training config.
+
+Limits per request, fixed at export (`python -m svg_tf.export --max_...`); a request beyond
+one fails with INVALID_ARGUMENT naming it:
+
+- batch (sequences in `context` or `frames`) <= {max_batch}
+- num_samples <= {max_num_samples}, n_future <= {max_n_future}
+- batch x num_samples x n_future (predicted frames) <= {max_frames}
+
+Context and frames must be finite and in [0, 1].
 """
+
+
+@dataclasses.dataclass(frozen=True)
+class ServingLimits:
+    """Bounds on one request, enforced in the exported graph. The defaults cover the paper's
+    evaluation (100 samples, up to 100 frames) one sequence at a time; max_frames bounds
+    memory (about 0.26 GB per 1,000 predicted 64x64 frames measured with SVG-LP, so the
+    default 10,000 stays near 2.6 GB)."""
+
+    max_batch: int = 64
+    max_num_samples: int = 100
+    max_n_future: int = 100
+    max_frames: int = 10_000
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{field.name}={value!r} is invalid: expected an integer >= 1")
 
 
 class SVGServing(tf.Module):
     """The exported object: the model's weights and two tf.functions."""
 
-    def __init__(self, model, config):
+    def __init__(self, model, config, limits: ServingLimits | None = None):
         super().__init__(name="svg_serving")
         self.model = model
         self._config = config
+        self._limits = limits or ServingLimits()
         size, channels = config.image_size, config.channels
         self.sample = tf.function(self._sample, input_signature=[
             tf.TensorSpec([None, config.n_past, size, size, channels], tf.float32, "context"),
@@ -74,13 +106,38 @@ class SVGServing(tf.Module):
             static = [d if isinstance(d, int) else None for d in expected]
             return tf.ensure_shape(tf.identity(tensor), static)
 
+    def _values_checked(self, name, tensor):
+        """Refuse NaN/Inf and values outside [0, 1] (accepted silently before)."""
+        checks = [tf.debugging.assert_all_finite(tensor, f"{name} holds NaN or Inf"),
+                  tf.debugging.assert_greater_equal(tf.reduce_min(tensor), 0.0,
+                                                    message=f"{name} values must be in [0, 1]"),
+                  tf.debugging.assert_less_equal(tf.reduce_max(tensor), 1.0,
+                                                 message=f"{name} values must be in [0, 1]")]
+        with tf.control_dependencies(checks):
+            return tf.identity(tensor)
+
+    def _limit(self, name, value, limit):
+        return tf.debugging.assert_less_equal(
+            tf.cast(value, tf.int64), tf.constant(limit, tf.int64),
+            message=f"{name} exceeds the limit {limit} of this export (python -m svg_tf.export "
+                    f"--max_{name}); got")
+
     def _sample(self, context, n_future, num_samples, seed):
-        c = self._config
+        c, limits = self._config, self._limits
         context = self._checked("context", context,
                                 ["batch", c.n_past, c.image_size, c.image_size, c.channels])
-        positive = [tf.debugging.assert_positive(n_future, message="n_future must be >= 1"),
-                    tf.debugging.assert_positive(num_samples, message="num_samples must be >= 1")]
-        with tf.control_dependencies(positive):
+        context = self._values_checked("context", context)
+        batch = tf.shape(context)[0]
+        checks = [tf.debugging.assert_positive(n_future, message="n_future must be >= 1"),
+                  tf.debugging.assert_positive(num_samples, message="num_samples must be >= 1"),
+                  self._limit("batch", batch, limits.max_batch),
+                  self._limit("num_samples", num_samples, limits.max_num_samples),
+                  self._limit("n_future", n_future, limits.max_n_future)]
+        with tf.control_dependencies(checks):
+            frames = (tf.cast(batch, tf.int64) * tf.cast(num_samples, tf.int64)
+                      * tf.cast(n_future, tf.int64))
+            checks.append(self._limit("frames", frames, limits.max_frames))
+        with tf.control_dependencies(checks):
             # Running statistics: a request's samples must not depend on the other
             # sequences batched with it.
             frames, _, sigma = self.model.sample_graph(context, n_future, num_samples, seed,
@@ -94,15 +151,20 @@ class SVGServing(tf.Module):
         c = self._config
         frames = self._checked("frames", frames,
                                ["batch", c.n_eval, c.image_size, c.image_size, c.channels])
+        frames = self._values_checked("frames", frames)
+        with tf.control_dependencies([self._limit("batch", tf.shape(frames)[0],
+                                                  self._limits.max_batch)]):
+            frames = tf.identity(frames)
         return {"reconstruction": self.model.reconstruct_graph(frames, bn="running")}
 
 
-def export(logdir, export_dir, checkpoint=None):
+def export(logdir, export_dir, checkpoint=None, limits: ServingLimits | None = None):
     """Write the SavedModel, config.json and README.md to export_dir; returns the path."""
     from svg_tf.run_dir import load_run
 
+    limits = limits or ServingLimits()
     config, model = load_run(logdir, checkpoint)
-    module = SVGServing(model, config)
+    module = SVGServing(model, config, limits)
     if tf.io.gfile.exists(export_dir) and tf.io.gfile.listdir(export_dir):
         raise FileExistsError(f"{export_dir} exists and is not empty: export to a new version "
                               "folder (TF Serving expects DIR/VERSION)")
@@ -116,7 +178,8 @@ def export(logdir, export_dir, checkpoint=None):
     text = EXPORT_README.format(
         dataset=config.dataset, model=config.model.upper(), n_past=config.n_past,
         n_eval=config.n_eval, size=config.image_size, channels=config.channels, sigma=sigma,
-        export_dir=export_dir, parent=os.path.dirname(os.path.abspath(export_dir)))
+        export_dir=export_dir, parent=os.path.dirname(os.path.abspath(export_dir)),
+        **dataclasses.asdict(limits))
     with tf.io.gfile.GFile(os.path.join(export_dir, "README.md"), "w") as f:
         f.write(text)
     return export_dir

@@ -178,7 +178,7 @@ def main(argv):
                        summary_every=FLAGS.summary_every, jit_compile=FLAGS.jit_compile,
                        verbose=FLAGS.verbose, dataset_options=options,
                        max_steps=FLAGS.max_steps)
-    except (TrainingError, RunLockedError, FileNotFoundError) as error:
+    except (TrainingError, RunLockedError, OSError) as error:  # incl. missing data, offline
         print(f"error: {error}", file=sys.stderr)
         return 1
     except ValueError as error:  # bad flag values found before anything is written

