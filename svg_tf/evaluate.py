@@ -1,7 +1,8 @@
-"""Evaluate a run with the paper's protocol: `python -m svg_tf.evaluate --logdir=RUN`.
+"""Evaluate a run: `python -m svg_tf.evaluate --logdir=RUN [--protocol=srvp]`.
 
-Writes RUN/eval/metrics.json (per-frame best-of-N and mean-of-samples SSIM and PSNR with 95%
-confidence intervals, overall averages, the protocol), metrics.csv, ssim.png and psnr.png.
+Writes RUN/eval/metrics.json (per-frame best-of-N and mean-of-samples scores of each metric
+with 95% confidence intervals, overall averages, FVD, the protocol and every setting used),
+metrics.csv and one plot per per-frame metric (ssim.png, psnr.png, lpips.png, ...).
 `--compare=RUN1,RUN2,...` plots evaluated runs together instead (figure 7).
 """
 
@@ -11,8 +12,9 @@ from absl import app, flags
 
 from svg_tf import cli
 from svg_tf import config as config_lib
-from svg_tf import metrics
 from svg_tf.datasets import records
+from svg_tf.metrics import DEFAULT, REGISTRY, SELECTIONS, SSIM_CONVENTIONS
+from svg_tf.protocols import PROTOCOLS
 
 FLAGS = flags.FLAGS
 
@@ -21,16 +23,29 @@ def define_flags():
     """Flags of this program (defined on demand, so that importing the module for its
     functions does not clash with other programs' flags)."""
     flags.DEFINE_string("logdir", None, "Training run directory (python -m svg_tf.train).")
-    flags.DEFINE_integer("num_samples", 100, "Samples per test sequence (paper: 100).")
-    flags.DEFINE_integer("num_sequences", 256, "Test sequences (paper: 256 for BAIR).")
+    flags.DEFINE_enum("protocol", None, list(PROTOCOLS),
+                      "Evaluate as a published table did: " + "; ".join(
+                          f"{name}: {p.source}" for name, p in PROTOCOLS.items())
+                      + ". Sets num_samples, num_sequences, n_eval, ssim, select and the "
+                      "frames FVD sees; flags given explicitly override it. Default: none "
+                      "(100 samples, 256 sequences, the run's n_eval, gaussian, per_metric).")
+    flags.DEFINE_string("metrics", None,
+                        "Comma-separated metrics: " + ", ".join(
+                            f"{name} ({'higher' if m.higher_is_better else 'lower'} is better"
+                            f"{', needs --' + m.requires if m.requires else ''})"
+                            for name, m in REGISTRY.items())
+                        + ". Default: " + ",".join(DEFAULT) + " plus lpips and fvd when "
+                        "--lpips_weights / --i3d are given.")
+    flags.DEFINE_integer("num_samples", None, "Samples per test sequence (paper: 100).")
+    flags.DEFINE_integer("num_sequences", None, "Test sequences (paper: 256 for BAIR).")
     flags.DEFINE_integer("n_eval", None, "Frames, context included (default: the run's n_eval).")
-    flags.DEFINE_enum("ssim", "gaussian", metrics.SSIM_CONVENTIONS,
-                      "SSIM convention used for selection and plots: gaussian (11x11, sigma 1.5, "
-                      "range 1; SRVP/FitVid) or svg (the authors' skimage defaults). Both are "
-                      "reported.")
-    flags.DEFINE_enum("select", "per_metric", metrics.SELECTIONS,
-                      "Best-of-N: per_metric (best sample per metric) or ssim_mean (one sample, "
-                      "best mean SSIM).")
+    flags.DEFINE_enum("ssim", None, SSIM_CONVENTIONS,
+                      "SSIM convention reported as `ssim` and used for ssim_mean selection: "
+                      "gaussian (11x11, sigma 1.5, range 1; SRVP/FitVid; default) or svg (the "
+                      "authors' skimage defaults). The other one is reported as ssim_<name>.")
+    flags.DEFINE_enum("select", None, SELECTIONS,
+                      "Best-of-N: per_metric (best sample per metric; default) or ssim_mean "
+                      "(one sample, best mean SSIM, the authors').")
     flags.DEFINE_integer("batch_size", 4, "Test sequences sampled at once (times num_samples).")
     flags.DEFINE_integer("seed", 0, "Sampling seed.")
     flags.DEFINE_enum("bn", None, config_lib.SAMPLE_BN, config_lib.BN_HELP)
@@ -50,10 +65,26 @@ def define_flags():
     flags.DEFINE_string("out", "compare", "Output folder of --compare.")
 
 
+def summary_line(result) -> str:
+    """`best-of-100 over 256 sequences, frames 6-30: ssim 0.7 (gaussian), psnr 16.9 dB, ...`"""
+    protocol, overall = result["protocol"], result["overall"]
+    parts = []
+    for name, info in protocol["metrics"].items():
+        if info["kind"] == "frame":
+            unit = f" {info['unit']}" if info["unit"] else ""
+            note = f" ({protocol['ssim']})" if name == "ssim" else ""
+            parts.append(f"{name} {overall['best_' + name]:.4f}{unit}{note}")
+        else:
+            parts.append(f"{name} {overall[name]:.1f} ({result[name]['num_videos'][0]} videos)")
+    return (f"[{protocol['name']}] best-of-{protocol['num_samples']} over "
+            f"{protocol['num_sequences']} sequences, frames {result['frames'][0]}-"
+            f"{result['frames'][-1]}: " + ", ".join(parts))
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from svg_tf.evaluation import compare_runs, evaluate_run
+    from svg_tf.evaluation import compare_runs, evaluate_run, frame_metric_names
 
     if FLAGS.compare:
         try:
@@ -80,21 +111,15 @@ def main(argv):
             n_eval=FLAGS.n_eval, ssim=FLAGS.ssim, select=FLAGS.select,
             batch_size=FLAGS.batch_size, data_dir=data_dir, seed=FLAGS.seed,
             dataset_options=options, bn=FLAGS.bn, lpips_weights=FLAGS.lpips_weights,
-            i3d=FLAGS.i3d)
+            i3d=FLAGS.i3d, metrics=FLAGS.metrics, protocol=FLAGS.protocol)
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error))
-    overall = result["overall"]
-    print(f"best-of-{FLAGS.num_samples} over {result['protocol']['num_sequences']} sequences, "
-          f"frames {result['frames'][0]}-{result['frames'][-1]}: "
-          f"SSIM ({FLAGS.ssim}) {overall['best_ssim']:.4f}, PSNR {overall['best_psnr']:.2f} dB"
-          + (f", LPIPS {overall['best_lpips']:.4f}" if "best_lpips" in overall else "")
-          + (f", FVD {overall['fvd']:.1f} ({result['fvd']['num_videos'][0]} videos)"
-             if "fvd" in overall else ""))
+    print(summary_line(result))
     if result["seconds_per_sequence"]:
         print(f"seconds per sequence: {result['seconds_per_sequence']:.2f} (after the first "
               f"batch, which took {result['first_batch_seconds']:.1f} s with graph tracing)")
-    print(f"wrote {os.path.join(FLAGS.logdir, 'eval')}/metrics.json, metrics.csv, ssim.png, "
-          "psnr.png")
+    plots = ", ".join(f"{n}.png" for n in frame_metric_names(result))
+    print(f"wrote {os.path.join(FLAGS.logdir, 'eval')}/metrics.json, metrics.csv, {plots}")
     return 0
 
 

@@ -1,10 +1,12 @@
-"""The paper's evaluation protocol on a run directory, as a library.
+"""The paper's evaluation protocol (and later ones) on a run directory, as a library.
 
 For each test sequence: condition on n_past frames, draw num_samples continuations up to
-n_eval frames, score every sample per frame (SSIM in both conventions and PSNR), keep the best
-sample (best-of-N), and report per-frame means with 95% confidence intervals, plus the mean
-over samples. Per-batch scores are saved as they are computed, so a killed evaluation resumes
-without recomputing finished batches.
+n_eval frames, score every sample per frame with each selected metric (svg_tf.metrics
+REGISTRY), keep the best sample (best-of-N), and report per-frame means with 95% confidence
+intervals, plus the mean over samples; set metrics (FVD) are computed over the whole test
+set. `protocol` (svg_tf.protocols) fixes all settings the way a published table did.
+Per-batch scores are saved as they are computed, so a killed evaluation resumes without
+recomputing finished batches.
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from svg_tf import datasets, metrics
-from svg_tf import run_dir
+from svg_tf import datasets, protocols, run_dir
+from svg_tf import metrics as metrics_lib
+from svg_tf.metrics import FRAME, REGISTRY, VIDEO_SET
 from svg_tf.run_dir import load_run
+
+# The SSIM metric of each convention; the --ssim convention is reported as "ssim".
+SSIM_METRIC = {"gaussian": "ssim", "svg": "ssim_svg"}
 
 
 def test_videos(config, num_sequences, seq_len, data_dir=None, batch_size=4, **options):
@@ -28,63 +34,82 @@ def test_videos(config, num_sequences, seq_len, data_dir=None, batch_size=4, **o
     return datasets.test_stream(config, num_sequences, seq_len, data_dir, batch_size, **options)
 
 
-def score_samples(samples, truth, lpips_weights=None):
-    """Per-sample, per-frame scores of samples `[B, S, T, H, W, C]` against `[B, T, ...]`
-    (SSIM in both conventions, PSNR, and LPIPS when its weights are given)."""
+def output_name(metric_name, ssim):
+    """The name a metric is reported under: the headline SSIM convention is `ssim`, the
+    other one `ssim_<convention>`; every other metric keeps its registry name."""
+    for convention, name in SSIM_METRIC.items():
+        if metric_name == name:
+            return "ssim" if convention == ssim else f"ssim_{convention}"
+    return metric_name
+
+
+def score_samples(samples, truth, chosen=None, resources=None):
+    """Per-sample, per-frame scores `{metric: [B, S, T]}` of samples `[B, S, T, H, W, C]`
+    against `[B, T, ...]` for each chosen frame metric (default: the default metrics)."""
     samples = tf.convert_to_tensor(samples, tf.float32)
-    truth = tf.convert_to_tensor(truth, tf.float32)
-    scores = {k: v.numpy() for k, v in _score(samples, truth).items()}
-    if lpips_weights:
-        scores["lpips"] = metrics.lpips(samples, truth[:, None], lpips_weights).numpy()
-    return scores
+    truth = tf.convert_to_tensor(truth, tf.float32)[:, None]  # broadcasts over the samples
+    chosen = chosen if chosen is not None else metrics_lib.resolve(None)
+    resources = resources or {}
+    return {m.name: np.asarray(m.frame_scores(samples, truth, resources.get(m.name)))
+            for m in chosen if m.kind == FRAME}
 
 
-@tf.function(reduce_retracing=True)
-def _score(samples, truth):
-    # One graph for the three metrics; the truth broadcasts over the samples, so its SSIM
-    # statistics are computed once per sequence instead of once per sample.
-    truth = truth[:, None]
-    return {"ssim_gaussian": metrics.ssim(samples, truth, "gaussian"),
-            "ssim_svg": metrics.ssim(samples, truth, "svg"),
-            "psnr": metrics.psnr(samples, truth)}
+def choose_metrics(names, ssim, select, lpips_weights=None, i3d=None):
+    """(metrics, resources): the selected metrics (the headline SSIM added when selection
+    needs it) and what each needs, loaded once and checked before any sampling."""
+    given = {"lpips_weights": lpips_weights, "i3d": i3d}
+    chosen = metrics_lib.resolve(names, available=[k for k, v in given.items() if v])
+    headline = SSIM_METRIC[ssim]
+    if select == "ssim_mean" and headline not in [m.name for m in chosen]:
+        chosen = metrics_lib.resolve([m.name for m in chosen] + [headline])
+    resources = {}
+    for m in chosen:
+        if m.requires:
+            if not given.get(m.requires):
+                raise ValueError(f"metric {m.name!r} needs --{m.requires}")
+            resources[m.name] = m.load(given[m.requires]) if m.load else given[m.requires]
+    return chosen, resources
 
 
-def evaluate_run(logdir, *, num_samples=100, num_sequences=256, n_eval=None, ssim="gaussian",
-                 select="per_metric", batch_size=4, data_dir=None, seed=0, progress=True,
-                 dataset_options=None, bn=None, lpips_weights=None, i3d=None):
+def evaluate_run(logdir, *, num_samples=None, num_sequences=None, n_eval=None, ssim=None,
+                 select=None, batch_size=4, data_dir=None, seed=0, progress=True,
+                 dataset_options=None, bn=None, lpips_weights=None, i3d=None, metrics=None,
+                 protocol=None):
     """Evaluate the latest checkpoint of `logdir`; writes logdir/eval/ and returns the
     metrics dict (also in metrics.json).
 
-    lpips_weights: .npz of `convert_lpips`: adds per-frame best-of-N LPIPS (lower is better).
-    i3d: I3D SavedModel folder: adds FVD between the test videos and one random sample per
-    video with its context frames in front (SRVP's protocol).
+    metrics: names from svg_tf.metrics.REGISTRY (comma-separated or a list); default ssim,
+    ssim_svg, psnr, plus lpips when lpips_weights and fvd when i3d is given.
+    protocol: paper, srvp or fitvid (svg_tf.protocols) sets num_samples, num_sequences,
+    n_eval, ssim, select and FVD's frames; arguments given explicitly override it.
+    lpips_weights: .npz of `convert_lpips`. i3d: I3D SavedModel folder (for FVD).
     """
-    i3d_model = None
-    if i3d:
-        from svg_tf import fvd as fvd_lib
-
-        i3d_model = fvd_lib.load_i3d(i3d)  # fail before any sampling
-    if lpips_weights:
-        from svg_tf import lpips as lpips_lib
-
-        lpips_lib.load_weights(lpips_weights)
-    if ssim not in metrics.SSIM_CONVENTIONS:
-        raise ValueError(f"ssim={ssim!r} is invalid: expected one of "
-                         f"{list(metrics.SSIM_CONVENTIONS)}")
-    if select not in metrics.SELECTIONS:
-        raise ValueError(f"select={select!r} is invalid: expected one of "
-                         f"{list(metrics.SELECTIONS)}")
+    config = run_dir.read_config(logdir)
+    plan = protocols.settings(protocol, config, num_samples=num_samples,
+                              num_sequences=num_sequences, n_eval=n_eval, ssim=ssim,
+                              select=select)
+    if plan["ssim"] not in metrics_lib.SSIM_CONVENTIONS:
+        raise ValueError(f"ssim={plan['ssim']!r} is invalid: expected one of "
+                         f"{list(metrics_lib.SSIM_CONVENTIONS)}")
+    if plan["select"] not in metrics_lib.SELECTIONS:
+        raise ValueError(f"select={plan['select']!r} is invalid: expected one of "
+                         f"{list(metrics_lib.SELECTIONS)}")
+    n_eval = plan["n_eval"]
+    if n_eval <= config.n_past:
+        raise ValueError(f"n_eval={n_eval} must exceed n_past={config.n_past}")
+    chosen, resources = choose_metrics(metrics, plan["ssim"], plan["select"], lpips_weights,
+                                       i3d)
     config, model = load_run(logdir)
     data_dir = run_dir.data_dir(logdir, data_dir)
     bn = bn or config.sample_bn
-    checkpoint = tf.train.latest_checkpoint(os.path.join(logdir, "checkpoints"))
-    n_eval = n_eval or config.n_eval
-    if n_eval <= config.n_past:
-        raise ValueError(f"n_eval={n_eval} must exceed n_past={config.n_past}")
+    num_samples, num_sequences = plan["num_samples"], plan["num_sequences"]
+    checkpoint = run_dir.latest_checkpoint(logdir)
     out_dir = os.path.join(logdir, "eval")
+    names = "-".join(m.name for m in chosen)
+    fvd_frames = plan["fvd_frames"] if any(m.kind == VIDEO_SET for m in chosen) else ""
     partial = os.path.join(out_dir, "partial", f"{os.path.basename(checkpoint)}_S{num_samples}"
-                           f"_T{n_eval}_N{num_sequences}_B{batch_size}_seed{seed}_bn{bn}"
-                           f"{'_lpips' if lpips_weights else ''}{'_fvd' if i3d else ''}")
+                           f"_T{n_eval}_N{num_sequences}_B{batch_size}_seed{seed}_bn{bn}_"
+                           f"{names}{'_' + fvd_frames.replace('+', '') if fvd_frames else ''}")
     tf.io.gfile.makedirs(partial)
     data = test_videos(config, num_sequences, n_eval, data_dir, batch_size,
                        **(dataset_options or {}))
@@ -108,9 +133,11 @@ def evaluate_run(logdir, *, num_samples=100, num_sequences=256, n_eval=None, ssi
                 context = tf.concat([context, fill], 0)
             samples = model.sample(context, n_eval - config.n_past, num_samples=num_samples,
                                    seed=[seed, index], bn=bn)[:count]
-            scores = score_samples(samples, videos[:, config.n_past:], lpips_weights)
-            if i3d_model is not None:
-                scores.update(_fvd_videos(videos, samples, config.n_past, seed, index))
+            scores = score_samples(samples, videos[:, config.n_past:], chosen, resources)
+            rng = np.random.default_rng([seed, index, 7])
+            for m in chosen:
+                if m.kind == VIDEO_SET:
+                    scores.update(m.collect(videos, samples, config.n_past, fvd_frames, rng))
             tmp = path + ".tmp.npz"
             np.savez(tmp, **scores)
             os.replace(tmp, path)
@@ -122,13 +149,16 @@ def evaluate_run(logdir, *, num_samples=100, num_sequences=256, n_eval=None, ssi
     bar.close()
     end = time.time()
     scores = _gather(partial)
-    result = summarise(scores, config, n_eval, ssim, select, num_samples, checkpoint)
-    if i3d_model is not None:
-        fake = scores.pop("fvd_generated").astype(np.float32) / 255.0
-        real = scores.pop("fvd_real").astype(np.float32) / 255.0
-        result["fvd"] = fvd_lib.fvd(real, fake, i3d_model)
-        result["fvd"]["frames"] = "context + predicted, one random sample per test video"
-        result["overall"]["fvd"] = result["fvd"]["fvd"]
+    result = summarise(scores, config, n_eval, plan["ssim"], plan["select"], num_samples,
+                       checkpoint, chosen)
+    for m in chosen:
+        if m.kind == VIDEO_SET:
+            collected = {k: scores[k] for k in scores if k.startswith(m.name + "_")}
+            result[m.name] = m.compute(collected, resources.get(m.name))
+            result[m.name]["frames"] = (f"{fvd_frames}, one random sample per test video")
+            result["overall"][m.name] = result[m.name]["value"]
+    result["protocol"]["name"] = plan["protocol"]
+    result["protocol"]["fvd_frames"] = fvd_frames or None
     result["protocol"]["bn"] = bn
     result["protocol"]["batch_size"] = batch_size
     result["seconds_per_sequence"] = (end - first_done) / computed if computed else None
@@ -138,20 +168,6 @@ def evaluate_run(logdir, *, num_samples=100, num_sequences=256, n_eval=None, ssi
     return result
 
 
-def _fvd_videos(videos, samples, n_past, seed, index):
-    """The true videos and one random sample per video, context in front, as uint8."""
-    rng = np.random.default_rng([seed, index, 7])
-    samples = np.asarray(samples)
-    pick = rng.integers(samples.shape[1], size=samples.shape[0])
-    generated = np.concatenate([np.asarray(videos[:, :n_past]),
-                                samples[np.arange(len(pick)), pick]], axis=1)
-
-    def to_uint8(v):
-        return np.round(np.clip(np.asarray(v), 0, 1) * 255).astype(np.uint8)
-
-    return {"fvd_real": to_uint8(videos), "fvd_generated": to_uint8(generated)}
-
-
 def _gather(folder):
     files = sorted(f for f in tf.io.gfile.listdir(folder) if f.endswith(".npz")
                    and ".tmp" not in f)
@@ -159,41 +175,41 @@ def _gather(folder):
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0].files}
 
 
-def summarise(scores, config, n_eval, ssim, select, num_samples, checkpoint):
-    """metrics.json content from per-sample scores `[N, S, T]`."""
-    ssim_key = f"ssim_{ssim}"
-    best_ssim, best_psnr = metrics.best_of_n(scores[ssim_key], scores["psnr"], select)
+def summarise(scores, config, n_eval, ssim, select, num_samples, checkpoint, chosen=None):
+    """metrics.json content from per-sample scores `{metric: [N, S, T]}`."""
+    chosen = chosen if chosen is not None else [REGISTRY[k] for k in REGISTRY if k in scores]
+    frame_metrics = [m for m in chosen if m.kind == FRAME]
+    headline = REGISTRY[SSIM_METRIC[ssim]]
+    shared = headline.best_sample(scores[headline.name]) if select == "ssim_mean" else None
     frames = list(range(config.n_past + 1, n_eval + 1))
-    per_frame = {}
-    for name, values in (("best_ssim", best_ssim), ("best_psnr", best_psnr),
-                         ("mean_ssim", scores[ssim_key].mean(1)),
-                         ("mean_psnr", scores["psnr"].mean(1))):
-        mean, half = metrics.mean_and_ci(values)
-        per_frame[name] = {"mean": mean.tolist(), "ci95": half.tolist()}
-    other = "svg" if ssim == "gaussian" else "gaussian"
-    other_best, _ = metrics.best_of_n(scores[f"ssim_{other}"], scores["psnr"], select)
-    mean, half = metrics.mean_and_ci(other_best)
-    per_frame[f"best_ssim_{other}"] = {"mean": mean.tolist(), "ci95": half.tolist()}
-    if "lpips" in scores:  # lower is better: the best sample has the lowest mean LPIPS
-        lpips_values = scores["lpips"]
-        rows = np.arange(lpips_values.shape[0])
-        if select == "per_metric":
-            chosen = np.argmin(lpips_values.mean(-1), axis=1)
-        else:
-            chosen = np.argmax(scores[ssim_key].mean(-1), axis=1)
-        for name, values in (("best_lpips", lpips_values[rows, chosen]),
-                             ("mean_lpips", lpips_values.mean(1))):
-            mean, half = metrics.mean_and_ci(values)
-            per_frame[name] = {"mean": mean.tolist(), "ci95": half.tolist()}
+    per_frame, described = {}, {}
+    num_sequences = None
+    for m in frame_metrics:
+        values = scores[m.name]
+        num_sequences = values.shape[0]
+        chosen_rows = shared if shared is not None else m.best_sample(values)
+        name = output_name(m.name, ssim)
+        for prefix, curve in (("best", values[np.arange(len(values)), chosen_rows]),
+                              ("mean", values.mean(1))):
+            mean, half = metrics_lib.mean_and_ci(curve)
+            per_frame[f"{prefix}_{name}"] = {"mean": mean.tolist(), "ci95": half.tolist()}
+        described[name] = {"metric": m.name, "kind": m.kind, "unit": m.unit,
+                           "higher_is_better": m.higher_is_better, "convention": m.convention}
+    for m in chosen:
+        if m.kind == VIDEO_SET:
+            described[m.name] = {"metric": m.name, "kind": m.kind, "unit": m.unit,
+                                 "higher_is_better": m.higher_is_better,
+                                 "convention": m.convention}
     train_end = config.n_past + config.n_future
     trained = [i for i, f in enumerate(frames) if f <= train_end]
     overall = {name: float(np.mean(v["mean"])) for name, v in per_frame.items()}
     overall_trained = {name: float(np.mean(np.asarray(v["mean"])[trained]))
                        for name, v in per_frame.items()} if trained else {}
+    other = "svg" if ssim == "gaussian" else "gaussian"
     return {
-        "protocol": {"num_sequences": int(best_ssim.shape[0]), "num_samples": num_samples,
+        "protocol": {"num_sequences": int(num_sequences or 0), "num_samples": num_samples,
                      "n_past": config.n_past, "n_eval": n_eval, "ssim": ssim,
-                     "ssim_other": other, "select": select,
+                     "ssim_other": other, "select": select, "metrics": described,
                      "ci": "1.96 * std / sqrt(n), std with ddof=0",
                      "psnr": "data range 1, per channel then channel mean",
                      "dataset": config.dataset, "model": config.model,
@@ -214,10 +230,17 @@ def write_outputs(result, out_dir):
         for i, frame in enumerate(result["frames"]):
             writer.writerow([frame] + [f"{result['per_frame'][n][k][i]:.6f}"
                                        for n in names for k in ("mean", "ci95")])
-    for metric in ("ssim", "psnr", "lpips"):
-        if f"best_{metric}" in result["per_frame"]:
-            plot_curves([(f"{result['protocol']['model']}", result)], metric,
-                        os.path.join(out_dir, f"{metric}.png"))
+    for name in frame_metric_names(result):
+        plot_curves([(f"{result['protocol']['model']}", result)], name,
+                    os.path.join(out_dir, f"{name}.png"))
+
+
+def frame_metric_names(result):
+    """The per-frame metrics of a metrics.json (older files: ssim, psnr, lpips)."""
+    described = result["protocol"].get("metrics")
+    if described is None:
+        return [n for n in ("ssim", "psnr", "lpips") if f"best_{n}" in result["per_frame"]]
+    return [n for n, d in described.items() if d["kind"] == FRAME]
 
 
 def plot_curves(runs, metric, path):
@@ -237,8 +260,13 @@ def plot_curves(runs, metric, path):
     protocol = runs[0][1]["protocol"]
     ax.axvline(protocol["train_horizon"], color="grey", linestyle="--", linewidth=1)
     ax.set_xlabel("time step")
-    unit = {"psnr": " (dB)", "lpips": " (AlexNet v0.1, lower is better)"}.get(
-        metric, f" ({protocol['ssim']} convention)")
+    info = protocol.get("metrics", {}).get(metric, {})
+    label = [info["unit"]] if info.get("unit") else []
+    if metric == "ssim":
+        label.append(f"{protocol['ssim']} convention")
+    if info.get("higher_is_better") is False:
+        label.append("lower is better")
+    unit = f" ({', '.join(label)})" if label else ""
     ax.set_ylabel(f"best-of-{protocol['num_samples']} {metric.upper()}{unit}")
     ax.set_title(f"{protocol['dataset']}: {protocol['num_sequences']} test sequences")
     ax.legend()
@@ -250,7 +278,8 @@ def plot_curves(runs, metric, path):
 
 
 def compare_runs(logdirs, out_dir):
-    """One SSIM and one PSNR plot over several evaluated runs (figure 7: LP vs FP vs det)."""
+    """One plot per per-frame metric that every run has, over several evaluated runs
+    (figure 7: LP vs FP vs det)."""
     runs = []
     for logdir in logdirs:
         path = os.path.join(logdir, "eval", "metrics.json")
@@ -263,7 +292,9 @@ def compare_runs(logdirs, out_dir):
                      result))
     tf.io.gfile.makedirs(out_dir)
     paths = []
-    for metric in ("ssim", "psnr"):
+    shared = [n for n in frame_metric_names(runs[0][1])
+              if all(f"best_{n}" in r["per_frame"] for _, r in runs)]
+    for metric in shared:
         paths.append(os.path.join(out_dir, f"compare_{metric}.png"))
         plot_curves(runs, metric, paths[-1])
     return paths

@@ -55,13 +55,38 @@ def test_evaluate_writes_metrics_and_resumes(runs):
     assert again["per_frame"] == result["per_frame"]
 
 
+def test_a_metric_added_to_the_registry_flows_through_evaluation(runs, tmp_path,
+                                                                  monkeypatch):
+    """Adding a metric is one module plus one registry line: selection, CIs, CSV and plots
+    follow from its declaration (here a lower-is-better mean absolute error)."""
+    import tensorflow as tf
+
+    from svg_tf import metrics
+    from svg_tf.metrics.base import FRAME, Metric
+
+    mae = Metric("mae", higher_is_better=False, kind=FRAME, convention="mean |x - y|",
+                 frame_scores=lambda s, t, r: tf.reduce_mean(tf.abs(s - t), [-3, -2, -1]))
+    monkeypatch.setitem(metrics.REGISTRY, "mae", mae)
+    logdir = str(tmp_path / "run")
+    shutil.copytree(runs["lp"], logdir)
+    result = evaluate_run(logdir, num_samples=3, num_sequences=2, batch_size=2, progress=False,
+                          dataset_options=OPTIONS, metrics="mae,psnr")
+    assert set(result["protocol"]["metrics"]) == {"mae", "psnr"}
+    best, mean = (np.asarray(result["per_frame"][f"{p}_mae"]["mean"]) for p in ("best", "mean"))
+    assert np.all(best <= mean + 1e-7)  # lower is better: the best sample has the least error
+    assert os.path.exists(os.path.join(logdir, "eval", "mae.png"))
+    with open(os.path.join(logdir, "eval", "metrics.csv")) as f:
+        assert "best_mae_ci95" in f.readline()
+
+
 def test_compare_and_generate(runs, tmp_path):
     for logdir in runs.values():
         evaluate_run(logdir, num_samples=3, num_sequences=2, batch_size=2, progress=False,
                      dataset_options=OPTIONS)
     paths = compare_runs(list(runs.values()), str(tmp_path / "compare"))
-    assert len(paths) == 2
-    assert [os.path.basename(p) for p in paths] == ["compare_ssim.png", "compare_psnr.png"]
+    # one plot per per-frame metric every run has (the default metrics)
+    assert [os.path.basename(p) for p in paths] == ["compare_ssim.png", "compare_ssim_svg.png",
+                                                    "compare_psnr.png"]
     assert all(Image.open(p).size[0] > 100 for p in paths)
     with pytest.raises(FileNotFoundError, match="svg_tf.evaluate"):
         compare_runs([str(tmp_path / "nothing")], str(tmp_path / "c2"))

