@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from svg_tf import fvd, metrics, torch_pickle
+from svg_tf import metrics, torch_pickle
+from svg_tf.metrics import frechet_video as fvd
 from svg_tf.lpips import convert_weights
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
