@@ -2,6 +2,7 @@
 # Reproduce the paper's SM-MNIST findings on a CPU budget and write docs/reproduction.md.
 #   launch/reproduce_smmnist_cpu.sh                 # default: 2000 steps per model, ~75 min
 #   STEPS=4800 launch/reproduce_smmnist_cpu.sh      # ~40 min of training per model
+#   BENCH=bench.json ...                            # price the paper's schedule from a bench
 # CPU preset (deviations from the paper, all written into the report): one digit, conv
 # width 32 instead of 64, batch 16; same model family, losses and evaluation protocol.
 # Trains SVG-LP, SVG-FP and the deterministic baseline with the same budget and seed,
@@ -41,6 +42,6 @@ echo "== analyses"
 python -m svg_tf.analysis.prior_sigma --logdir="$RUNS/lp" --digits="$DIGITS"
 python -m svg_tf.analysis.trajectories --logdir="$RUNS/lp" --digits="$DIGITS"
 python -m svg_tf.analysis.trajectories --logdir="$RUNS/det" --digits="$DIGITS"
-python -m svg_tf.analysis.report --runs="$RUNS" --out=docs --command="$COMMAND" \
-  --digits="$DIGITS" --seconds=$(( $(date +%s) - start ))
+python tools/reproduction_report.py --runs="$RUNS" --out=docs --command="$COMMAND" \
+  --digits="$DIGITS" --seconds=$(( $(date +%s) - start )) ${BENCH:+--bench="$BENCH"}
 echo "== done in $(( $(date +%s) - start )) s: docs/reproduction.md"

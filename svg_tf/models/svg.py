@@ -15,12 +15,14 @@ global batch and sliced per replica, so a step on N replicas equals a step on on
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from svg_tf.config import SVGConfig
+from svg_tf.config import SKIP_MODES, SVGConfig
+from svg_tf.config import get_config as preset_config
 from svg_tf.models.backbones import make_backbone
 from svg_tf.models.layers import batch_norm_updates
 from svg_tf.models.recurrent import GaussianLSTM, LSTMStack, reparameterize
@@ -32,20 +34,42 @@ _TRAIN_SALT = 0
 _TEST_SALT = 1
 
 
-def skip_frame_indices(mode: str, n_past: int, seq_len: int) -> list[int]:
-    """For each step t = 1 .. seq_len-1, the frame whose encoder skips feed the decoder.
+class SkipPolicy:
+    """Which frame's encoder skip tensors the decoder gets: the one rule that training,
+    sampling and reconstruction all ask.
 
     last:     the last ground-truth frame before t, at most frame n_past-1 (the paper);
     original: as the authors' code, refreshed only while t < n_past, so frame n_past-2;
-    every:    frame t-1 at every step (the authors' --last_frame_skip).
+    every:    frame t-1 at every step (the authors' --last_frame_skip), generated frames
+              included.
     """
-    if mode == "last":
-        return [min(t - 1, n_past - 1) for t in range(1, seq_len)]
-    if mode == "original":
-        return [min(t - 1, max(n_past - 2, 0)) for t in range(1, seq_len)]
-    if mode == "every":
+
+    def __init__(self, mode: str):
+        if mode not in SKIP_MODES:
+            raise ValueError(f"skip={mode!r} is invalid: expected one of {list(SKIP_MODES)}")
+        self.mode = mode
+
+    def indices(self, n_past: int, seq_len: int) -> list[int]:
+        """For each step t = 1 .. seq_len-1, the frame whose skips feed the decoder."""
+        if self.mode == "last":
+            return [min(t - 1, n_past - 1) for t in range(1, seq_len)]
+        if self.mode == "original":
+            return [min(t - 1, max(n_past - 2, 0)) for t in range(1, seq_len)]
         return [t - 1 for t in range(1, seq_len)]
-    raise ValueError(f"skip={mode!r} is invalid: expected one of ['last', 'original', 'every']")
+
+    def first_generated(self, n_past: int) -> int:
+        """The context frame whose skips decode the first predicted frame."""
+        return self.indices(n_past, n_past + 1)[-1]
+
+    @property
+    def follows_generated_frames(self) -> bool:
+        """Whether each generated frame's own skips feed the next step (mode every)."""
+        return self.mode == "every"
+
+
+def skip_frame_indices(mode: str, n_past: int, seq_len: int) -> list[int]:
+    """`SkipPolicy(mode).indices(n_past, seq_len)`."""
+    return SkipPolicy(mode).indices(n_past, seq_len)
 
 
 def encoder_call_order(seq_len: int) -> list[int]:
@@ -84,6 +108,7 @@ class SVG(keras.Model):
         self.svg_config = config
         c = config
         self.variant = c.model
+        self.skip_policy = SkipPolicy(c.skip)
         self.encoder, self.decoder = make_backbone(
             c.backbone, image_size=c.image_size, channels=c.channels, g_dim=c.g_dim,
             width=c.width)
@@ -158,7 +183,7 @@ class SVG(keras.Model):
             kl = tf.reduce_mean(tf.reduce_sum(tfd.kl_divergence(posterior, prior), -1), -1)
             predictor_input = tf.concat([h_prev, tf.cast(z, h_prev.dtype)], axis=-1)
         g, _ = self.frame_predictor(predictor_input, training=training)
-        index = skip_frame_indices(c.skip, c.n_past, seq_len)
+        index = self.skip_policy.indices(c.n_past, seq_len)
         chosen = [tf.gather(s, index) for s in skips]
         predictions = self.decode(g, chosen, training=training)
         error = tf.square(tf.cast(predictions, tf.float32) - tf.cast(frames[1:], tf.float32))
@@ -366,8 +391,7 @@ class SVG(keras.Model):
                     _, _, prior_states = self.prior(h_ctx[:-1])
             _, predictor_states = self.frame_predictor(predictor_input)
 
-        first_skip = {"last": n_past - 1, "original": max(n_past - 2, 0),
-                      "every": n_past - 1}[c.skip]
+        first_skip = self.skip_policy.first_generated(n_past)
         skips = [_tile_rows(s[first_skip], num_samples) for s in skips_ctx]
         if noise is None:
             prior_noise = _sample_major(tf.random.stateless_normal(
@@ -397,7 +421,7 @@ class SVG(keras.Model):
             frame, mu, sigma, predictor_states, prior_states = predict(
                 t, h_prev, skips, predictor_states, prior_states)
             h_next, skips_next = encode_step(frame)
-            if c.skip == "every":
+            if self.skip_policy.follows_generated_frames:
                 skips = skips_next
             return (t + 1, h_next, skips, predictor_states, prior_states,
                     frames_ta.write(t, tf.cast(frame, tf.float32)), mu_ta.write(t, mu),
@@ -450,13 +474,13 @@ class SVG(keras.Model):
         if self.variant != "det":
             posterior, _ = self.posterior.distribution(h_true[1:])
             z_all = tf.cast(posterior.loc, h_true.dtype)
-        index = skip_frame_indices(c.skip, n_past, seq_len)
+        index = self.skip_policy.indices(n_past, seq_len)
         states = self.frame_predictor.initial_state(tf.shape(frames)[1], h_true.dtype)
         outputs = [frames[t] for t in range(n_past)]
         skips = [s[index[0]] for s in skips_true] if seq_len > 1 else None
         h_in = h_true[0]
         for t in range(1, seq_len):
-            if t <= n_past or c.skip != "every":
+            if t <= n_past or not self.skip_policy.follows_generated_frames:
                 skips = [s[index[t - 1]] for s in skips_true]
             step_input = h_in if self.variant == "det" else tf.concat([h_in, z_all[t - 1]], -1)
             g, states = self.frame_predictor.step(step_input, states)
@@ -468,18 +492,27 @@ class SVG(keras.Model):
                 h_next, skips_next = self.encoder(frame, training=training)
             outputs.append(frame[0])
             h_in = h_next[0]
-            if c.skip == "every":
+            if self.skip_policy.follows_generated_frames:
                 skips = [s[0] for s in skips_next]
         video = tf.stack(outputs)
         return tf.cast(tf.transpose(video, [1, 0, 2, 3, 4]), tf.float32)
 
     # ------------------------------------------------------------------ serialisation
     def get_config(self):
-        return {"config": self.svg_config.to_dict(), "name": self.name}
+        """The model section of the config (architecture, loss, sampling) and the dataset,
+        which says what frames are valid; data and training settings are the run's, not the
+        model's (run_dir keeps them)."""
+        fields = {"dataset": self.svg_config.dataset, **self.svg_config.section("model")}
+        return {"config": fields, "name": self.name}
 
     @classmethod
     def from_config(cls, config):
-        return cls(config=config["config"], name=config.get("name"))
+        """A model from get_config's fields; data and training fields take the dataset's
+        preset values (a config with every field, as older versions saved, is kept whole)."""
+        values = dict(config["config"])
+        if set(values) != {f.name for f in dataclasses.fields(SVGConfig)}:
+            values = preset_config(values.pop("dataset"), values.pop("model"), **values)
+        return cls(config=values, name=config.get("name"))
 
 
 class _TracedFunctions:

