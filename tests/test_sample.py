@@ -8,8 +8,18 @@ from conftest import trained_tiny_model
 from svg_tf.datasets.synthetic import bouncing_squares
 
 
+_TRAINED = {}
+
+
 def _model(variant, **overrides):
-    return trained_tiny_model(variant, **overrides)
+    """A tiny trained model, trained once per configuration for the whole module (the
+    tests only read from it; 'last' is the default skip mode)."""
+    if overrides.get("skip") == "last":
+        del overrides["skip"]
+    key = (variant, tuple(sorted(overrides.items())))
+    if key not in _TRAINED:
+        _TRAINED[key] = trained_tiny_model(variant, **overrides)
+    return _TRAINED[key]
 
 
 @pytest.mark.parametrize("variant", ["lp", "fp"])

@@ -145,19 +145,57 @@ BAD_FLAGS = [
     (["--logdir=/etc/hostname/run"], "/etc/hostname is a file, not a directory"),
 ]
 
+# Every case through the program's own flag parsing and main() in one process (one
+# TensorFlow start instead of eleven); two cases also as real command lines below.
+DRIVER = """
+import contextlib, io, json, sys
+from absl import flags
+from svg_tf import cli, train
+train.define_flags()
+results = []
+for argv in json.loads(sys.argv[1]):
+    flags.FLAGS.unparse_flags()
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            flags.FLAGS(["train"] + argv)
+        except flags.Error as error:  # what absl prints for a value outside an enum
+            print(f"FATAL Flags parsing error: {error}", file=sys.stderr)
+            code = 1
+        else:
+            code = cli.usage_errors_in_one_line(train.main)(["train"])
+    results.append([code, err.getvalue()])
+print("RESULT" + json.dumps(results))
+"""
+
+
+def _check_refusal(args, message, code, stderr, logdir):
+    assert code != 0, args
+    assert message in stderr, (args, stderr[-2000:])
+    assert not os.path.exists(logdir), args  # no work started
+    # One line, not absl's help listing, and none of TensorFlow's start-up noise.
+    assert "--batch_size" not in stderr and "oneDNN" not in stderr, (args, stderr)
+    assert "cuInit" not in stderr and len(stderr.strip().splitlines()) <= 3, (args, stderr)
+
 
 def test_bad_flags_fail_fast_with_a_message(tmp_path):
+    import json
+
     logdirs = [tmp_path / f"run{i}" for i in range(len(BAD_FLAGS))]
-    running = [(logdir, _start_cli(f"--logdir={logdir}", *args))
-               for (args, _), logdir in zip(BAD_FLAGS, logdirs)]
-    for (args, message), (logdir, process) in zip(BAD_FLAGS, running):
+    argvs = [[f"--logdir={logdir}", *args] for (args, _), logdir in zip(BAD_FLAGS, logdirs)]
+    real = [(i, _start_cli(*argvs[i])) for i in (6, 10)]  # seed=-5, logdir is a file
+    proc = subprocess.run([sys.executable, "-c", DRIVER, json.dumps(argvs)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = [l for l in proc.stdout.splitlines() if l.startswith("RESULT")][-1]
+    for (args, message), logdir, (code, stderr) in zip(BAD_FLAGS, logdirs,
+                                                       json.loads(line[len("RESULT"):])):
+        _check_refusal(args, message, code, stderr, logdir)
+    for i, process in real:
         _, stderr = process.communicate(timeout=120)
-        assert process.returncode != 0, args
-        assert message in stderr, (args, stderr[-2000:])
-        assert not os.path.exists(logdir), args  # no work started
-        # One line, not absl's help listing, and none of TensorFlow's start-up noise.
-        assert "--batch_size" not in stderr and "oneDNN" not in stderr, (args, stderr)
-        assert "cuInit" not in stderr and len(stderr.strip().splitlines()) <= 3, (args, stderr)
+        assert process.returncode == 2
+        _check_refusal(BAD_FLAGS[i][0], BAD_FLAGS[i][1], process.returncode, stderr,
+                       logdirs[i])
 
 
 def _checkpoint_values(path):
