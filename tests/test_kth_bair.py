@@ -103,6 +103,16 @@ def test_kth_train_stream_and_short_clips(kth_dir, caplog):
     assert "skipping 2 of 4 clips shorter than seq_len=14" in caplog.text  # ... and counted
 
 
+def test_kth_split_without_a_long_enough_clip_is_refused_up_front(kth_dir):
+    """Used to hang forever at "epoch 1/1" (train) or crash with "need at least one array
+    to stack" (test) when every clip was shorter than the sequence."""
+    with pytest.raises(ValueError, match=r"kth train: all 8 clips are shorter than seq_len=40 "
+                                         r"frames \(the longest has 16\).*--n_past/--n_future"):
+        datasets.load("kth", "train", seq_len=40, data_dir=str(kth_dir))
+    with pytest.raises(ValueError, match=r"kth test: all 4 clips.*seq_len=20.*--n_eval"):
+        datasets.load("kth", "test", seq_len=20, data_dir=str(kth_dir))
+
+
 def test_kth_wrong_frame_size(kth_raw, tmp_path):
     out = tmp_path / "kth_128"
     kth_convert.convert(str(kth_raw), str(out), None, image_size=128, train_persons="1",

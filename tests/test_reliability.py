@@ -143,3 +143,18 @@ def test_stale_temp_files_removed_lr_changed_on_resume_full_disk_in_one_line(tmp
         train(tiny_config("lp", niter=3, epoch_size=1, lr=1e-4), str(logdir), verbose=0,
               strategy="default", dataset_options=MNIST)
     assert not (logdir / "checkpoints" / "ckpt-3_temp").exists()
+
+
+def test_a_logdir_that_cannot_be_written_is_a_one_line_usage_error(tmp_path, monkeypatch):
+    """A read-only --logdir used to end in a traceback (as root, os.access says so too)."""
+    from absl import app
+
+    from svg_tf.train import check_logdir
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(app.UsageError, match="is a file, not a directory"):
+        check_logdir(str(tmp_path / "file" / "run"))
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    with pytest.raises(app.UsageError, match=rf"--logdir={tmp_path}/new/run: {tmp_path} is "
+                                             "not writable"):
+        check_logdir(str(tmp_path / "new" / "run"))
