@@ -234,6 +234,9 @@ def test_train_evaluate_on_kth_and_bair_shards(kth_dir, tmp_path):
                        strategy="default")
         assert result["step"] == 2 and np.isfinite(result["metrics"]["loss"])
         assert os.path.exists(os.path.join(logdir, "samples", "epoch_001.gif"))
+        # no data_dir: the run recorded where its data is (RUN/data.json)
+        with open(os.path.join(logdir, "data.json")) as f:
+            assert json.load(f)["data_dir"] == os.path.abspath(data_dir)
         scores = evaluate_run(logdir, num_samples=2, num_sequences=2, batch_size=2,
-                              data_dir=data_dir, progress=False)
+                              progress=False)
         assert scores["frames"] == [3, 4, 5, 6]
