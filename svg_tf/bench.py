@@ -49,6 +49,10 @@ def define_flags():
     flags.DEFINE_enum("jit_compile", "both", ["both", "on", "off"],
                       "Time training with XLA, without, or both.")
     flags.DEFINE_string("json", None, "Also write the results to this JSON file.")
+    flags.DEFINE_string("profile", None,
+                        "Instead of the figures: write a tf.profiler trace of training steps "
+                        "of --config at --batch_size into this folder (TensorBoard's Profile "
+                        "tab) and print the top ops by time.")
 
 
 def _median_seconds(fn, repeats, warmup=2):
@@ -245,6 +249,16 @@ def main(argv):
     import warnings
 
     warnings.filterwarnings("ignore", message=".*not comparable with full MNIST.*")
+    if FLAGS.profile:
+        from svg_tf import profiling
+        from svg_tf.config import get_config
+
+        profiling.trace_training(get_config(FLAGS.config), FLAGS.batch_size, FLAGS.profile)
+        print(f"{'op type':<40}{'ms':>10}{'share':>8}")
+        for name, ms, share in profiling.top_ops(FLAGS.profile):
+            print(f"{name:<40}{ms:>10.1f}{share:>8.1%}")
+        print(f"trace: tensorboard --logdir={FLAGS.profile} (Profile tab)")
+        return
     results = run(FLAGS.config, FLAGS.batch_size, FLAGS.repeats, FLAGS.num_samples,
                   FLAGS.jit_compile)
     print(format_table(results))

@@ -28,3 +28,17 @@ def test_bench_reports_documented_keys():
     assert results["bf16_speedup"] == pytest.approx(
         results["train_seq_per_s_bf16"] / results["train_seq_per_s"])
     assert results["gemm_bf16_gflops"] > 0
+
+
+def test_profile_trace_names_the_convolutions_as_the_top_ops(tmp_path):
+    """The trace of a training step is read back without the profile plugin; the tiny
+    model's time goes to its convolutions (forward and both backward passes)."""
+    from conftest import tiny_config
+    from svg_tf import profiling
+
+    logdir = profiling.trace_training(tiny_config("lp"), 2, str(tmp_path / "trace"), steps=1)
+    rows = profiling.top_ops(logdir, count=8)
+    assert len(rows) == 8 and all(ms > 0 for _, ms, _ in rows)
+    assert [r[1] for r in rows] == sorted((r[1] for r in rows), reverse=True)
+    assert 0 < sum(share for _, _, share in rows) <= 1.0 + 1e-9
+    assert any("Conv2DBackprop" in name for name, _, _ in rows[:4])
