@@ -95,6 +95,62 @@ def bn_scope(bn: str):
     raise ValueError(f"bn={bn!r} is invalid: expected one of {list(BN_MODES)}")
 
 
+class LearnedPrior:
+    """SVG-LP's p(z_t | x_1:t-1): the prior LSTM, fed the previous frame's encoding."""
+
+    def __init__(self, lstm, z_dim):
+        self.lstm, self.z_dim = lstm, z_dim
+
+    def for_kl(self, h_prev, posterior, training=False):
+        """The prior of every step `[T-1, B, z]` that the KL term compares with."""
+        return self.lstm.distribution(h_prev, training=training)[0]
+
+    def initial_state(self, batch):
+        return self.lstm.initial_state(batch, tf.float32)
+
+    def warm_up(self, h_context, states):
+        """The LSTM state after the context frames (whose z came from the posterior)."""
+        return self.lstm(h_context)[2]
+
+    def step(self, h_prev, states, batch):
+        """(mu, sigma `[batch, z]`, states) of the next step."""
+        prior, states = self.lstm.distribution_step(h_prev, states)
+        return prior.loc, prior.scale, states
+
+
+class FixedPrior:
+    """SVG-FP's N(0, I)."""
+
+    def __init__(self, z_dim):
+        self.z_dim = z_dim
+
+    def for_kl(self, h_prev, posterior, training=False):
+        return tfd.Normal(tf.zeros_like(posterior.loc), tf.ones_like(posterior.scale))
+
+    def initial_state(self, batch):
+        return []
+
+    def warm_up(self, h_context, states):
+        return states
+
+    def step(self, h_prev, states, batch):
+        return tf.zeros([batch, self.z_dim]), tf.ones([batch, self.z_dim]), states
+
+
+class NoLatent(FixedPrior):
+    """The deterministic baseline: no z (width 0), no KL."""
+
+    def __init__(self):
+        super().__init__(0)
+
+
+def make_prior(model: str, lstm, z_dim: int):
+    """The latent prior of an SVG variant: lp -> LearnedPrior, fp -> FixedPrior, det ->
+    NoLatent."""
+    return {"lp": lambda: LearnedPrior(lstm, z_dim), "fp": lambda: FixedPrior(z_dim),
+            "det": NoLatent}[model]()
+
+
 @keras.saving.register_keras_serializable(package="svg_tf")
 class SVG(keras.Model):
     """SVG-LP (`model='lp'`), SVG-FP (`'fp'`) or the deterministic LSTM (`'det'`)."""
@@ -118,6 +174,8 @@ class SVG(keras.Model):
                                        name="posterior") if c.model != "det" else None)
         self.prior = (GaussianLSTM(c.z_dim, c.rnn_size, c.prior_rnn_layers, name="prior")
                       if c.model == "lp" else None)
+        # One object answers "what is z's prior" for training and generation alike.
+        self.latent_prior = make_prior(c.model, self.prior, c.z_dim)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.mse_tracker = keras.metrics.Mean(name="mse")
         self.kl_tracker = keras.metrics.Mean(name="kl")
@@ -176,10 +234,7 @@ class SVG(keras.Model):
             if eps is None:
                 eps = tf.zeros_like(posterior.loc)
             z = reparameterize(posterior, eps)
-            if self.variant == "lp":
-                prior, _ = self.prior.distribution(h_prev, training=training)
-            else:
-                prior = tfd.Normal(tf.zeros_like(posterior.loc), tf.ones_like(posterior.scale))
+            prior = self.latent_prior.for_kl(h_prev, posterior, training=training)
             kl = tf.reduce_mean(tf.reduce_sum(tfd.kl_divergence(posterior, prior), -1), -1)
             predictor_input = tf.concat([h_prev, tf.cast(z, h_prev.dtype)], axis=-1)
         g, _ = self.frame_predictor(predictor_input, training=training)
@@ -342,7 +397,7 @@ class SVG(keras.Model):
         training, scope = bn_scope(bn)
         batch = tf.shape(context)[0]
         total = batch * num_samples
-        z_dim = c.z_dim if self.variant != "det" else 0
+        z_dim = self.latent_prior.z_dim
         post_seed, prior_seed = tf.unstack(
             tf.random.experimental.stateless_split(seed, num=2))
 
@@ -372,8 +427,7 @@ class SVG(keras.Model):
         h_ctx = tf.tile(h_ctx, [1, num_samples, 1])  # [P, S*B, g], sample-major
 
         predictor_states = self.frame_predictor.initial_state(total, h_ctx.dtype)
-        prior_states = (self.prior.initial_state(total, tf.float32)
-                        if self.variant == "lp" else [])
+        prior_states = self.latent_prior.initial_state(total)
         if n_past > 1:
             if self.variant == "det":
                 predictor_input = h_ctx[:-1]
@@ -387,8 +441,7 @@ class SVG(keras.Model):
                 eps = tf.reshape(eps, tf.shape(posterior.loc))
                 z = reparameterize(posterior, eps)
                 predictor_input = tf.concat([h_ctx[:-1], tf.cast(z, h_ctx.dtype)], -1)
-                if self.variant == "lp":
-                    _, _, prior_states = self.prior(h_ctx[:-1])
+                prior_states = self.latent_prior.warm_up(h_ctx[:-1], prior_states)
             _, predictor_states = self.frame_predictor(predictor_input)
 
         first_skip = self.skip_policy.first_generated(n_past)
@@ -401,18 +454,11 @@ class SVG(keras.Model):
         prior_noise = tf.reshape(prior_noise, tf.stack([n_future, total, -1]))
 
         def predict(t, h_prev, skips, predictor_states, prior_states):
-            """Frame t from the previous frame's encoding (z drawn from the prior)."""
-            if self.variant == "det":
-                predictor_input = h_prev
-                mu = sigma = tf.zeros([total, 0])
-            else:
-                if self.variant == "lp":
-                    prior, prior_states = self.prior.distribution_step(h_prev, prior_states)
-                    mu, sigma = prior.loc, prior.scale
-                else:
-                    mu, sigma = tf.zeros([total, z_dim]), tf.ones([total, z_dim])
-                z = mu + sigma * prior_noise[t]
-                predictor_input = tf.concat([h_prev, tf.cast(z, h_prev.dtype)], -1)
+            """Frame t from the previous frame's encoding, z drawn from the prior (of width
+            0 for the deterministic model, whose predictor then sees h alone)."""
+            mu, sigma, prior_states = self.latent_prior.step(h_prev, prior_states, total)
+            z = mu + sigma * prior_noise[t][:, :z_dim]
+            predictor_input = tf.concat([h_prev, tf.cast(z, h_prev.dtype)], -1)
             g, predictor_states = self.frame_predictor.step(predictor_input, predictor_states)
             frame = decode_step(g, skips)
             return frame, mu, sigma, predictor_states, prior_states
