@@ -12,6 +12,7 @@ recomputing finished batches.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -138,9 +139,7 @@ def evaluate_run(logdir, *, num_samples=None, num_sequences=None, n_eval=None, s
             for m in chosen:
                 if m.kind == VIDEO_SET:
                     scores.update(m.collect(videos, samples, config.n_past, fvd_frames, rng))
-            tmp = path + ".tmp.npz"
-            np.savez(tmp, **scores)
-            os.replace(tmp, path)
+            _save_scores(path, scores)
             if first_done is None:
                 first_done = time.time()
             else:
@@ -168,10 +167,24 @@ def evaluate_run(logdir, *, num_samples=None, num_sequences=None, n_eval=None, s
     return result
 
 
+def _save_scores(path, scores):
+    """One batch's scores, written whole or not at all (temporary file, then rename), through
+    tf.io.gfile so that gs:// run directories work."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **scores)
+    tmp = path + ".tmp.npz"
+    with tf.io.gfile.GFile(tmp, "wb") as f:
+        f.write(buffer.getvalue())
+    tf.io.gfile.rename(tmp, path, overwrite=True)
+
+
 def _gather(folder):
     files = sorted(f for f in tf.io.gfile.listdir(folder) if f.endswith(".npz")
                    and ".tmp" not in f)
-    parts = [np.load(os.path.join(folder, f)) for f in files]
+    parts = []
+    for name in files:
+        with tf.io.gfile.GFile(os.path.join(folder, name), "rb") as f:
+            parts.append(np.load(io.BytesIO(f.read())))
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0].files}
 
 

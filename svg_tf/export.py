@@ -9,7 +9,10 @@ from __future__ import annotations
 from absl import app, flags
 
 from svg_tf import cli
-from svg_tf.serving import ServingLimits
+
+cli.quiet_tensorflow()  # before the imports below load TensorFlow
+
+from svg_tf.serving import ServingLimits  # noqa: E402
 
 FLAGS = flags.FLAGS
 

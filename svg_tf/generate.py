@@ -73,7 +73,10 @@ def generate(logdir, out, num_samples=100, num_random=3, n_eval=None, index=0, s
     context = video[0, :config.n_past]
     rows = [video[0]] + [np.concatenate([context, samples[i]]) for i in [best, *random]]
     rows = np.stack(rows)
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    import tensorflow as tf
+
+    tf.io.gfile.makedirs(os.path.dirname(os.path.abspath(out)) if "://" not in out
+                         else os.path.dirname(out))
     if out.endswith(".gif"):
         visualize.save_gif(out, visualize.video_grid(rows[None], config.n_past))
     else:
