@@ -9,6 +9,19 @@ import pytest  # noqa: E402
 from svg_tf.config import get_config  # noqa: E402
 
 
+# The slowest files first: pytest-xdist (--dist loadfile) hands whole files to whichever
+# worker is free in collection order, so a long file collected last would run alone at the
+# end while the other core idles.
+_SLOWEST_FIRST = ("test_train.py", "test_evaluate.py", "test_export.py", "test_training.py",
+                  "test_sample.py", "test_reliability.py", "test_distributed.py",
+                  "test_kth_bair.py", "test_bench.py", "test_convert_pytorch.py")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(_SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(os.path.basename(str(item.fspath)), len(rank)))
+
+
 def tiny_config(model="lp", **overrides):
     """SM-MNIST structure (dcgan64) with narrow layers and short sequences."""
     values = dict(width=8, g_dim=16, z_dim=4, rnn_size=32, n_past=3, n_future=3, n_eval=8,
