@@ -33,8 +33,8 @@ def define_flags():
                          "Most predicted frames per sample in one request.")
     flags.DEFINE_integer("max_frames", defaults.max_frames,
                          "Most predicted frames in one request (batch x num_samples x "
-                         "n_future): bounds its memory (1,000 samples x 10 frames of one 64 px "
-                         "context were reported to use 2.6 GB).")
+                         "n_future): bounds its memory (1,000 samples of one 64 px context were "
+                         "reported to use 2.6 GB).")
 
 
 def main(argv):

@@ -53,9 +53,8 @@ Context and frames must be finite and in [0, 1].
 class ServingLimits:
     """Bounds on one request, enforced in the exported graph. The defaults cover the paper's
     evaluation (100 samples, up to 100 frames) one sequence at a time; max_frames bounds
-    memory: a request for 1,000 samples of one SM-MNIST context (10,000 frames at the
-    default 10 predicted frames) was reported to use 2.6 GB, so the default stays near that;
-    not re-measured for other sizes."""
+    memory: a request for 1,000 samples of one SM-MNIST context was reported to use 2.6 GB
+    and one for 10,000 samples to pass 16 GB; not re-measured here."""
 
     max_batch: int = 64
     max_num_samples: int = 100
