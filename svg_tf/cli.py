@@ -54,6 +54,20 @@ def usage_errors_in_one_line(main):
     return wrapped
 
 
+def run_dataset_options(logdir, flag_values) -> dict:
+    """The dataset options that flags set for the run in `logdir` (e.g. --digits for SM-MNIST,
+    --verify_data for KTH/BAIR), as its dataset's spec lists them; a usage error when
+    `logdir` is not a run directory. (Where the data is, the library already resolves:
+    --data_dir, else the run's data.json.)"""
+    from svg_tf import datasets, run_dir
+
+    try:
+        config = run_dir.read_config(logdir)
+    except FileNotFoundError as error:
+        raise app.UsageError(str(error))
+    return datasets.spec(config.dataset).options_from_flags(flag_values)
+
+
 def run(main, define_flags=None) -> None:
     """Entry point of a program: quiet TensorFlow, define its flags, run `main`."""
     quiet_tensorflow()

@@ -100,19 +100,12 @@ def main(argv):
         raise app.UsageError("--logdir is required (or --compare)")
     import os
 
-    from svg_tf import datasets, run_dir
-
-    try:
-        config = run_dir.read_config(FLAGS.logdir)
-    except FileNotFoundError as error:
-        raise app.UsageError(str(error))
-    options = datasets.spec(config.dataset).options_from_flags(FLAGS)
-    data_dir = run_dir.data_dir(FLAGS.logdir, FLAGS.data_dir)
+    options = cli.run_dataset_options(FLAGS.logdir, FLAGS)
     try:
         result = evaluate_run(
             FLAGS.logdir, num_samples=FLAGS.num_samples, num_sequences=FLAGS.num_sequences,
             n_eval=FLAGS.n_eval, ssim=FLAGS.ssim, select=FLAGS.select,
-            batch_size=FLAGS.batch_size, data_dir=data_dir, seed=FLAGS.seed,
+            batch_size=FLAGS.batch_size, data_dir=FLAGS.data_dir, seed=FLAGS.seed,
             dataset_options=options, bn=FLAGS.bn, lpips_weights=FLAGS.lpips_weights,
             i3d=FLAGS.i3d, metrics=FLAGS.metrics, protocol=FLAGS.protocol)
     except (ValueError, FileNotFoundError) as error:

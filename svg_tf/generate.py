@@ -89,17 +89,10 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not FLAGS.logdir or not FLAGS.out:
         raise app.UsageError("--logdir and --out are required")
-    from svg_tf import datasets, run_dir
-
-    try:
-        config = run_dir.read_config(FLAGS.logdir)
-    except FileNotFoundError as error:
-        raise app.UsageError(str(error))
-    options = datasets.spec(config.dataset).options_from_flags(FLAGS)
-    data_dir = run_dir.data_dir(FLAGS.logdir, FLAGS.data_dir)
+    options = cli.run_dataset_options(FLAGS.logdir, FLAGS)
     try:
         path, rows = generate(FLAGS.logdir, FLAGS.out, FLAGS.num_samples, FLAGS.num_random,
-                              FLAGS.n_eval, FLAGS.index, FLAGS.seed, data_dir, options,
+                              FLAGS.n_eval, FLAGS.index, FLAGS.seed, FLAGS.data_dir, options,
                               bn=FLAGS.bn, batch_size=FLAGS.batch_size)
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error))
