@@ -242,3 +242,53 @@ def test_sample_with_batch_statistics_equals_the_authors_generation_loop():
     assert np.max(np.abs(running - frames)) > 1e-3
     with pytest.raises(ValueError, match="at least 2"):
         model.sample(context[:1], 4, bn="batch")
+
+
+def _authors_reconstruction(model, video, every_skip, training):
+    """The authors' make_gifs posterior pass, frame by frame: the true frames up to n_past,
+    then each frame decoded from the predictor fed with the encoding of the previous output
+    and z = the posterior mean on the true frame; the skips are refreshed while i < n_past
+    (at every step with --last_frame_skip). The posterior steps over the true frames."""
+    n_past = model.svg_config.n_past
+    x = tf.constant(np.transpose(video, [1, 0, 2, 3, 4]))
+
+    def enc(frame):
+        with batch_norm_updates(()):
+            h, skips = model.encoder(frame[None], training=training)
+        return h[0], [s[0] for s in skips]
+
+    def dec(g, skips):
+        with batch_norm_updates(()):
+            return model.decoder(g[None], [s[None] for s in skips], training=training)[0]
+
+    pred_state = model.frame_predictor.initial_state(video.shape[0])
+    post_state = (model.posterior.initial_state(video.shape[0])
+                  if model.posterior is not None else None)
+    x_in, outputs = x[0], [x[0]]
+    for i in range(1, x.shape[0]):
+        h, skips_i = enc(x_in)
+        if every_skip or i < n_past:
+            skip = skips_i
+        step_input = h
+        if model.posterior is not None:
+            q, post_state = model.posterior.distribution_step(enc(x[i])[0], post_state)
+            step_input = tf.concat([h, q.loc], -1)
+        g, pred_state = model.frame_predictor.step(step_input, pred_state)
+        x_in = x[i] if i < n_past else dec(g, skip)
+        outputs.append(x_in)
+    return np.transpose(np.stack([o.numpy() for o in outputs]), [1, 0, 2, 3, 4])
+
+
+@pytest.mark.parametrize("variant, skip, bn", [("lp", "original", "batch"),
+                                               ("det", "every", "running")])
+def test_reconstruct_equals_the_authors_posterior_pass(variant, skip, bn):
+    model = build_model(tiny_config(variant, skip=skip), compile=False)
+    c = model.svg_config
+    video = tf.random.stateless_uniform([3, c.n_past + 3, 64, 64, 1], [3, 4]).numpy()
+    stats = [v.numpy() for v in model.non_trainable_variables]
+    got = model.reconstruct(video, bn=bn).numpy()
+    expected = _authors_reconstruction(model, video, skip == "every", bn == "batch")
+    np.testing.assert_array_equal(got[:, :c.n_past], video[:, :c.n_past])
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    for before, after in zip(stats, model.non_trainable_variables):
+        np.testing.assert_array_equal(before, after.numpy())

@@ -458,17 +458,14 @@ class SVG(keras.Model):
             0 for the deterministic model, whose predictor then sees h alone)."""
             mu, sigma, prior_states = self.latent_prior.step(h_prev, prior_states, total)
             z = mu + sigma * prior_noise[t][:, :z_dim]
-            predictor_input = tf.concat([h_prev, tf.cast(z, h_prev.dtype)], -1)
-            g, predictor_states = self.frame_predictor.step(predictor_input, predictor_states)
-            frame = decode_step(g, skips)
+            frame, predictor_states = self._generate_frame(h_prev, z, skips, predictor_states,
+                                                           decode_step)
             return frame, mu, sigma, predictor_states, prior_states
 
         def body(t, h_prev, skips, predictor_states, prior_states, frames_ta, mu_ta, sigma_ta):
             frame, mu, sigma, predictor_states, prior_states = predict(
                 t, h_prev, skips, predictor_states, prior_states)
-            h_next, skips_next = encode_step(frame)
-            if self.skip_policy.follows_generated_frames:
-                skips = skips_next
+            h_next, skips = self._next_step_inputs(frame, skips, encode_step)
             return (t + 1, h_next, skips, predictor_states, prior_states,
                     frames_ta.write(t, tf.cast(frame, tf.float32)), mu_ta.write(t, mu),
                     sigma_ta.write(t, sigma))
@@ -517,31 +514,50 @@ class SVG(keras.Model):
         n_past = min(c.n_past, seq_len)
         with scope():
             h_true, skips_true = self.encode(frames, training=training)
-        if self.variant != "det":
-            posterior, _ = self.posterior.distribution(h_true[1:])
-            z_all = tf.cast(posterior.loc, h_true.dtype)
-        index = self.skip_policy.indices(n_past, seq_len)
+        if self.variant == "det":
+            z_all = tf.zeros(tf.stack([seq_len - 1, tf.shape(frames)[1], 0]), h_true.dtype)
+        else:
+            z_all = tf.cast(self.posterior.distribution(h_true[1:])[0].loc, h_true.dtype)
         states = self.frame_predictor.initial_state(tf.shape(frames)[1], h_true.dtype)
-        outputs = [frames[t] for t in range(n_past)]
-        skips = [s[index[0]] for s in skips_true] if seq_len > 1 else None
-        h_in = h_true[0]
-        for t in range(1, seq_len):
-            if t <= n_past or not self.skip_policy.follows_generated_frames:
-                skips = [s[index[t - 1]] for s in skips_true]
-            step_input = h_in if self.variant == "det" else tf.concat([h_in, z_all[t - 1]], -1)
-            g, states = self.frame_predictor.step(step_input, states)
-            if t < n_past:
-                h_in = h_true[t]
-                continue
+        if n_past > 1:  # the context: true frames in, nothing decoded
+            _, states = self.frame_predictor(
+                tf.concat([h_true[:n_past - 1], z_all[:n_past - 1]], -1), states)
+
+        def decode_one(g, skips):
             with scope():
-                frame = self.decoder(g[None], [s[None] for s in skips], training=training)
-                h_next, skips_next = self.encoder(frame, training=training)
-            outputs.append(frame[0])
-            h_in = h_next[0]
-            if self.skip_policy.follows_generated_frames:
-                skips = [s[0] for s in skips_next]
+                return self.decoder(g[None], [s[None] for s in skips], training=training)[0]
+
+        def encode_one(frame):
+            with scope():
+                h, skips = self.encoder(frame[None], training=training)
+            return h[0], [s[0] for s in skips]
+
+        outputs = [frames[t] for t in range(n_past)]
+        first_skip = self.skip_policy.first_generated(n_past)
+        skips = [s[first_skip] for s in skips_true]
+        h_prev = h_true[n_past - 1]
+        for t in range(n_past, seq_len):
+            frame, states = self._generate_frame(h_prev, z_all[t - 1], skips, states,
+                                                 decode_one)
+            outputs.append(frame)
+            if t + 1 < seq_len:
+                h_prev, skips = self._next_step_inputs(frame, skips, encode_one)
         video = tf.stack(outputs)
         return tf.cast(tf.transpose(video, [1, 0, 2, 3, 4]), tf.float32)
+
+    def _generate_frame(self, h_prev, z, skips, predictor_states, decode):
+        """One generated frame, the step that sampling and reconstruction share: the
+        predictor fed with the previous frame's encoding and z (width 0 for the deterministic
+        model), its output decoded with `skips`. Returns (frame, predictor states)."""
+        predictor_input = tf.concat([h_prev, tf.cast(z, h_prev.dtype)], -1)
+        g, predictor_states = self.frame_predictor.step(predictor_input, predictor_states)
+        return decode(g, skips), predictor_states
+
+    def _next_step_inputs(self, frame, skips, encode):
+        """(h, skips) for the step after a generated frame: the frame's encoding, and its
+        own skips only where the skip policy follows generated frames."""
+        h, frame_skips = encode(frame)
+        return h, (frame_skips if self.skip_policy.follows_generated_frames else skips)
 
     # ------------------------------------------------------------------ serialisation
     def get_config(self):
