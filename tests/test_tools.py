@@ -1,0 +1,32 @@
+"""Documentation tooling outside the package: reading training curves back from a run."""
+
+import os
+import sys
+import time
+
+import pytest
+import tensorflow as tf
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from loss_curves import read_scalar  # noqa: E402
+
+
+def _write(run, values):
+    writer = tf.summary.create_file_writer(os.path.join(run, "train"))
+    with writer.as_default():
+        for step, value in values.items():
+            tf.summary.scalar("per_frame/loss", value, step=step)
+            tf.summary.scalar("per_frame/kl", -value, step=step)
+    writer.close()
+
+
+def test_read_scalar_takes_the_tag_and_the_resumed_run_last(tmp_path):
+    run = str(tmp_path)
+    _write(run, {50: 0.5, 100: 0.25})
+    time.sleep(1.1)  # a resumed run opens a later event file
+    _write(run, {100: 0.2, 150: 0.125})
+    assert read_scalar(run, "per_frame/loss") == pytest.approx({50: 0.5, 100: 0.2, 150: 0.125})
+    with pytest.raises(ValueError, match="no scalar 'mse'"):
+        read_scalar(run, "mse")
+    with pytest.raises(ValueError, match="no TensorBoard event files"):
+        read_scalar(str(tmp_path / "missing"), "per_frame/loss")
