@@ -15,9 +15,11 @@ data have been checked, so a failed start leaves the directory as it was.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
+from typing import Callable
 
 import keras
 import numpy as np
@@ -147,20 +149,49 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
         if run_dir.saved_config_dict(logdir) != config.to_dict():
             run_dir.write_config(logdir, config)
         run_dir.write_data_dir(logdir, data_dir)
-        return _loop(model, config, logdir, manager, checkpoint, step_var, step, total_steps,
-                     stream, first_batch, videos, chief, summary_every, checkpoint_every,
-                     jit_compile, strategy, verbose, max_steps, log)
+        session = _Session(model, config, logdir, manager, step_var, strategy, chief, log)
+        schedule = _Schedule(total_steps, summary_every, checkpoint_every, jit_compile,
+                             verbose, max_steps)
+        return _loop(session, schedule, step, stream, first_batch, videos)
 
 
-def _loop(model, config, logdir, manager, checkpoint, step_var, step, total_steps, stream,
-          first_batch, videos, chief, summary_every, checkpoint_every, jit_compile, strategy,
-          verbose, max_steps, log):
-    """The epochs of `train` once the run directory is held and written."""
+@dataclasses.dataclass(frozen=True)
+class _Session:
+    """What the training loop works on once `train` holds and has written the run
+    directory."""
+    model: keras.Model
+    config: SVGConfig
+    logdir: str
+    manager: tf.train.CheckpointManager
+    step_var: tf.Variable
+    strategy: tf.distribute.Strategy
+    chief: bool
+    log: Callable[[str], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Schedule:
+    """When the loop stops, logs, saves, and how it runs a step (train's arguments)."""
+    total_steps: int
+    summary_every: int
+    checkpoint_every: int
+    jit_compile: bool
+    verbose: int
+    max_steps: int | None
+
+
+def _loop(session: _Session, schedule: _Schedule, step, stream, first_batch, videos):
+    """The epochs of `train` from `step` (its first batch already read)."""
+    model, config, logdir, manager, log = (session.model, session.config, session.logdir,
+                                           session.manager, session.log)
+    total_steps, summary_every, max_steps = (schedule.total_steps, schedule.summary_every,
+                                             schedule.max_steps)
+
     def one_step(batch):
-        strategy.run(model.train_step, args=(batch,))
+        session.strategy.run(model.train_step, args=(batch,))
         return {m.name: m.result() for m in model.metrics}
 
-    step_fn = tf.function(one_step, jit_compile=jit_compile or None)
+    step_fn = tf.function(one_step, jit_compile=schedule.jit_compile or None)
     train_writer = tf.summary.create_file_writer(os.path.join(logdir, "train"))
     test_writer = tf.summary.create_file_writer(os.path.join(logdir, "test"))
     stream.attach(train_writer, step)
@@ -172,9 +203,9 @@ def _loop(model, config, logdir, manager, checkpoint, step_var, step, total_step
     start_time = time.time()
     while step < total_steps:
         epoch = step // config.epoch_size
-        if verbose:
+        if schedule.verbose:
             log(f"epoch {epoch + 1}/{config.niter}")
-        progress = keras.utils.Progbar(config.epoch_size, verbose=verbose,
+        progress = keras.utils.Progbar(config.epoch_size, verbose=schedule.verbose,
                                        stateful_metrics=["loss", "mse", "kl"])
         if step % config.epoch_size:
             progress.update(step % config.epoch_size)
@@ -190,7 +221,7 @@ def _loop(model, config, logdir, manager, checkpoint, step_var, step, total_step
                     f"The last good checkpoint is {manager.latest_checkpoint}.")
             step += 1
             steps_this_call += 1
-            step_var.assign(step)
+            session.step_var.assign(step)
             progress.update(step - epoch * config.epoch_size, list(logs.items()))
             if step % summary_every == 0 or step == total_steps:
                 with train_writer.as_default():
@@ -199,7 +230,7 @@ def _loop(model, config, logdir, manager, checkpoint, step_var, step, total_step
                     tf.summary.scalar("learning_rate",
                                       float(keras.ops.convert_to_numpy(
                                           model.optimizer.learning_rate)), step=step)
-            if checkpoint_every and step % checkpoint_every == 0:
+            if schedule.checkpoint_every and step % schedule.checkpoint_every == 0:
                 _save(manager, step, logdir)
             if max_steps is not None and steps_this_call >= max_steps:
                 break
@@ -207,7 +238,7 @@ def _loop(model, config, logdir, manager, checkpoint, step_var, step, total_step
             _save(manager, step, logdir)
             break
         _save(manager, step, logdir)
-        if chief:
+        if session.chief:
             gif_path = write_pictures(model, videos, config, step, epoch + 1, logdir,
                                       test_writer)
         train_writer.flush()
