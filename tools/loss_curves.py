@@ -47,7 +47,7 @@ def read_scalar(run_dir: str, tag: str) -> dict[int, float]:
 
 
 def _parse_run(spec: str) -> tuple[str, str]:
-    label, sep, path = spec.partition("=")
+    label, sep, path = spec.rpartition("=")  # a label may hold "=", a path rarely
     if not sep or not label or not path:
         raise app.UsageError(f"--run={spec!r} is invalid: expected LABEL=RUN_DIR")
     return label, path
