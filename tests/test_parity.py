@@ -181,6 +181,21 @@ def test_train_step_running_statistics_follow_the_authors_call_order():
         _batch_norm_layers(model.decoder))
 
 
+def _per_frame_calls(model, training):
+    """The authors' per-frame encoder and decoder calls on one batch of frames, batch-norm
+    statistics not updated: (enc(frame) -> (h, skips), dec(g, skips) -> frame)."""
+    def enc(frame):
+        with batch_norm_updates(()):
+            h, skips = model.encoder(frame[None], training=training)
+        return h[0], [s[0] for s in skips]
+
+    def dec(g, skips):
+        with batch_norm_updates(()):
+            return model.decoder(g[None], [s[None] for s in skips], training=training)[0]
+
+    return enc, dec
+
+
 def _authors_generation(model, context, n_future, post_noise, prior_noise):
     """The authors' generate_svg_lp.py loop: one pass per sample, the encoder and decoder
     called once per frame in training mode on the batch (statistics not updated); the noise
@@ -188,14 +203,7 @@ def _authors_generation(model, context, n_future, post_noise, prior_noise):
     batch, n_past = context.shape[0], context.shape[1]
     num_samples = post_noise.shape[1]
 
-    def enc(frame):
-        with batch_norm_updates(()):
-            h, skips = model.encoder(frame[None], training=True)
-        return h[0], [s[0] for s in skips]
-
-    def dec(g, skips):
-        with batch_norm_updates(()):
-            return model.decoder(g[None], [s[None] for s in skips], training=True)[0]
+    enc, dec = _per_frame_calls(model, training=True)
 
     outputs = []
     x = tf.constant(np.transpose(context, [1, 0, 2, 3, 4]))
@@ -252,14 +260,7 @@ def _authors_reconstruction(model, video, every_skip, training):
     n_past = model.svg_config.n_past
     x = tf.constant(np.transpose(video, [1, 0, 2, 3, 4]))
 
-    def enc(frame):
-        with batch_norm_updates(()):
-            h, skips = model.encoder(frame[None], training=training)
-        return h[0], [s[0] for s in skips]
-
-    def dec(g, skips):
-        with batch_norm_updates(()):
-            return model.decoder(g[None], [s[None] for s in skips], training=training)[0]
+    enc, dec = _per_frame_calls(model, training)
 
     pred_state = model.frame_predictor.initial_state(video.shape[0])
     post_state = (model.posterior.initial_state(video.shape[0])
