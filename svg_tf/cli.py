@@ -41,14 +41,20 @@ def quiet_tensorflow() -> None:
 
 def usage_errors_in_one_line(main):
     """`main` with app.UsageError printed as `error: ...` (exit status 2) instead of the
-    program's whole --help text."""
+    program's whole --help text, and a FileReadError (a file missing, damaged or refused,
+    named in the message) as one line too."""
+
+    from svg_tf.errors import FileReadError
 
     def wrapped(argv):
+        program = os.path.basename(sys.argv[0]).removesuffix(".py")
         try:
             return main(argv)
         except app.UsageError as error:
-            program = os.path.basename(sys.argv[0]).removesuffix(".py")
             print(f"{program}: error: {error}\n(--help lists every flag)", file=sys.stderr)
+            return 2
+        except FileReadError as error:  # a file that is missing, damaged or refused
+            print(f"{program}: error: {error}", file=sys.stderr)
             return 2
 
     return wrapped

@@ -15,38 +15,14 @@ import functools
 import numpy as np
 import tensorflow as tf
 
+# The weights (and the AlexNet layout) come from the PyTorch files: svg_tf.torch_interop.
+from svg_tf.torch_interop.lpips_weights import CONVS, convert_weights  # noqa: F401
+
 SHIFT = np.array([-0.030, -0.088, -0.188], np.float32)
 SCALE = np.array([0.458, 0.448, 0.450], np.float32)
-# torchvision AlexNet `features` index of each conv: (out, in, kernel, stride, padding).
-CONVS = {0: (64, 3, 11, 4, 2), 3: (192, 64, 5, 1, 2), 6: (384, 192, 3, 1, 1),
-         8: (256, 384, 3, 1, 1), 10: (256, 256, 3, 1, 1)}
 POOL_BEFORE = (3, 6)  # a 3x3 stride-2 max-pool precedes these convs
 EPS = 1e-10
 
-
-def convert_weights(alexnet_state: dict, linear_state: dict) -> dict:
-    """npz content from torchvision's AlexNet and LPIPS' linear-head state dicts (numpy)."""
-    out = {}
-    for index, (cout, cin, k, _, _) in CONVS.items():
-        for name, shape in (("weight", (cout, cin, k, k)), ("bias", (cout,))):
-            key = f"features.{index}.{name}"
-            if key not in alexnet_state:
-                raise ValueError(f"AlexNet state dict has no {key!r}: is it torchvision's "
-                                 "alexnet (alexnet-owt-7be5be79.pth)?")
-            value = np.asarray(alexnet_state[key], np.float32)
-            if value.shape != shape:
-                raise ValueError(f"{key} has shape {value.shape}: expected {shape}")
-            out[key] = value
-    for layer, (cout, _, _, _, _) in enumerate(CONVS.values()):
-        key = f"lin{layer}.model.1.weight"
-        if key not in linear_state:
-            raise ValueError(f"linear-head state dict has no {key!r}: is it the lpips package's "
-                             "weights/v0.1/alex.pth?")
-        value = np.asarray(linear_state[key], np.float32)
-        if value.shape != (1, cout, 1, 1):
-            raise ValueError(f"{key} has shape {value.shape}: expected {(1, cout, 1, 1)}")
-        out[key] = value
-    return out
 
 
 @functools.lru_cache(maxsize=4)

@@ -5,6 +5,7 @@
                                 default to it)
     train.lock                  held by the training process (pid, host) while it runs
     checkpoints/ckpt-N.*        model, optimizer, step, via tf.train.CheckpointManager
+    checkpoints/kept/ckpt-N.*   checkpoints kept for analyses (train --keep_every)
     train/, test/               TensorBoard event files
     samples/, eval/, analysis/  pictures, metrics and analyses written by the programs
 
@@ -25,15 +26,21 @@ import time
 import tensorflow as tf
 
 from svg_tf.config import RESUMABLE_FIELDS, SVGConfig
+from svg_tf.errors import FileReadError
 
 CONFIG_FILE = "config.json"
 DATA_FILE = "data.json"
 LOCK_FILE = "train.lock"
 CHECKPOINT_DIR = "checkpoints"
+KEPT_DIR = "kept"
 
 
 class RunLockedError(RuntimeError):
-    """Another live process trains in this run directory."""
+    """Another live process trains in this run directory (or writes this folder)."""
+
+
+class MissingRunFile(FileReadError, FileNotFoundError):
+    """A file a run directory must hold is not there (config.json, a checkpoint)."""
 
 
 def config_path(logdir: str) -> str:
@@ -45,21 +52,43 @@ def checkpoint_dir(logdir: str) -> str:
 
 
 def read_config(logdir: str) -> SVGConfig:
+    """The run's config; a missing, unreadable or invalid config.json is a FileReadError
+    naming it."""
     path = config_path(logdir)
-    if not tf.io.gfile.exists(path):
-        raise FileNotFoundError(f"{path} not found: is {logdir} a run directory (written by "
-                                "python -m svg_tf.train or python -m svg_tf.convert_pytorch)?")
-    with tf.io.gfile.GFile(path) as f:
-        return SVGConfig.from_json(f.read())
+    saved = saved_config_dict(logdir)
+    if saved is None:
+        raise MissingRunFile(path, f"not found: is {logdir} a run directory (written by "
+                                   "python -m svg_tf.train or python -m svg_tf.convert_pytorch)?")
+    try:
+        return SVGConfig.from_dict(saved)
+    except (TypeError, ValueError, KeyError) as error:
+        raise FileReadError(path, f"is not a valid svg_tf config ({error})") from None
 
 
 def saved_config_dict(logdir: str) -> dict | None:
-    """config.json as a dict, or None when the run has none yet."""
+    """config.json as a dict, or None when the run has none yet; a FileReadError when it is
+    there but not a JSON object (truncated, empty, garbage, a folder)."""
     path = config_path(logdir)
     if not tf.io.gfile.exists(path):
         return None
-    with tf.io.gfile.GFile(path) as f:
-        return json.load(f)
+    return read_json(path, "svg_tf config")
+
+
+def read_json(path: str, what: str) -> dict:
+    """A JSON object file written by svg_tf; FileReadError naming it when it is not one."""
+    if tf.io.gfile.isdir(path):
+        raise FileReadError(path, f"is a folder, not the {what} file")
+    try:
+        with tf.io.gfile.GFile(path) as f:
+            value = json.loads(f.read())
+    except (tf.errors.OpError, OSError) as error:
+        raise FileReadError(path, f"cannot be read ({getattr(error, 'message', error)})") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise FileReadError(path, f"is not valid JSON ({error}): truncated or damaged? "
+                                  f"(expected the {what})") from None
+    if not isinstance(value, dict):
+        raise FileReadError(path, f"holds a JSON {type(value).__name__}, not the {what}")
+    return value
 
 
 def config_changes(saved: dict, config: SVGConfig) -> tuple[dict, dict]:
@@ -86,7 +115,117 @@ def atomic_write(path: str, text: str) -> None:
 
 
 def latest_checkpoint(logdir: str) -> str | None:
-    return tf.train.latest_checkpoint(checkpoint_dir(logdir))
+    """The checkpoint the index names, or None when the run has no checkpoint; a
+    FileReadError when ckpt-* files are there but the index is missing, unreadable or names
+    a checkpoint whose files are gone (starting over would overwrite them)."""
+    directory = checkpoint_dir(logdir)
+    index = os.path.join(directory, "checkpoint")
+    try:
+        state = tf.train.get_checkpoint_state(directory)
+    except Exception:  # noqa: BLE001 - text_format's ParseError, a folder named checkpoint, ...
+        state = None
+    named = state.model_checkpoint_path if state else None
+    if named and not os.path.isabs(named) and "://" not in named:
+        named = os.path.join(directory, named)
+    if named and tf.io.gfile.exists(named + ".index"):
+        return named
+    present = sorted((p[:-len(".index")] for p in
+                      tf.io.gfile.glob(os.path.join(directory, "ckpt-*.index"))),
+                     key=_step_of)
+    if not present and not named:
+        return None
+    if not present:
+        raise MissingRunFile(index, f"names {os.path.basename(named)}, whose files are missing, "
+                                    "and no other checkpoint is there")
+    newest = os.path.basename(present[-1])
+    problem = (f"names {os.path.basename(named)}, whose files are missing" if named else
+               "is missing or unreadable")
+    raise FileReadError(index, f"{problem}, but {', '.join(os.path.basename(p) for p in present)}"
+                               f" are there; nothing was changed. To resume from {newest}: "
+                               f"printf 'model_checkpoint_path: \"{newest}\"\\n' > {index} "
+                               "(or use another --logdir to start over)")
+
+
+def _step_of(prefix: str) -> int:
+    try:
+        return int(prefix.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return -1
+
+
+def restore(checkpoint: tf.train.Checkpoint, path: str, logdir: str) -> None:
+    """Restore every object of `checkpoint` from `path`, requiring an exact fit: every
+    variable of the model has a value there and every value there has its variable (a
+    config.json that no longer fits its checkpoint is refused, naming the first variable
+    that differs; never a partial restore). Damaged files are a FileReadError naming them."""
+    problem = _restore_or_problem(checkpoint, path, logdir)
+    if problem is not None:
+        # TensorFlow warns, when the abandoned objects are collected (possibly only at
+        # exit), about the values they never took: the refusal already says it all.
+        _RestoreNoise.install()
+        raise problem
+
+
+class _RestoreNoise(logging.Filter):
+    """Drops TensorFlow's warnings about unrestored values, once a restore was refused."""
+
+    installed = False
+
+    @classmethod
+    def install(cls):
+        if not cls.installed:
+            tf.get_logger().addFilter(cls())
+            cls.installed = True
+
+    def filter(self, record):
+        message = record.getMessage()
+        return not ("unrestored values" in message
+                    or "could not be found in the restored object" in message)
+
+
+def _restore_or_problem(checkpoint, path, logdir) -> FileReadError | None:
+    status = None
+    try:
+        status = checkpoint.restore(path)
+        status.assert_consumed()
+        return None
+    except AssertionError as error:
+        _quiet(status)
+        return FileReadError(path, f"does not fit {config_path(logdir)}: "
+                                   f"{_first_mismatch(str(error))}. Was config.json edited? "
+                                   "Nothing was loaded")
+    except (ValueError, tf.errors.InvalidArgumentError) as error:
+        _quiet(status)
+        message = getattr(error, "message", None) or str(error)
+        return FileReadError(path, f"does not fit {config_path(logdir)}: "
+                                   f"{_first_line(message)}")
+    except (tf.errors.OpError, OSError) as error:
+        _quiet(status)
+        message = getattr(error, "message", None) or str(error)
+        return FileReadError(path, f"cannot be restored ({_first_line(message)}): a checkpoint "
+                                   "file is missing, truncated or damaged")
+
+
+def _quiet(status):
+    if status is not None:
+        status.expect_partial()
+
+
+def _first_line(text: str, limit=300) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else text
+    return line if len(line) <= limit else line[:limit] + "..."
+
+
+def _first_mismatch(message: str) -> str:
+    """The first variable named in TensorFlow's restore assertion."""
+    import re
+
+    name = re.search(r"name=['\"]?([^'\" ,>]+)", message) or re.search(
+        r"\(root\)\.([\w.\[\]/-]+)", message)
+    kind = ("the model has variables the checkpoint lacks"
+            if "not bound to checkpointed values" in message
+            else "the checkpoint has values the model lacks")
+    return f"{kind} (first: {name.group(1)})" if name else f"{kind} ({_first_line(message, 200)})"
 
 
 def write_data_dir(logdir: str, data_dir: str | None) -> None:
@@ -118,6 +257,33 @@ def remove_temporary_checkpoints(logdir: str) -> list[str]:
             tf.io.gfile.remove(path)
         removed.append(path)
     return removed
+
+
+def kept_dir(logdir: str) -> str:
+    return os.path.join(checkpoint_dir(logdir), KEPT_DIR)
+
+
+def keep_checkpoint(logdir: str, path: str) -> str:
+    """Copy checkpoint `path` (a ckpt-N prefix) to checkpoints/kept/, where
+    CheckpointManager never deletes it; written as temporary files and renamed."""
+    kept = kept_dir(logdir)
+    tf.io.gfile.makedirs(kept)
+    name = os.path.basename(path)
+    sources = tf.io.gfile.glob(path + ".*")
+    for source in sources:
+        target = os.path.join(kept, os.path.basename(source))
+        tf.io.gfile.copy(source, target + ".tmp", overwrite=True)
+    for source in sources:
+        target = os.path.join(kept, os.path.basename(source))
+        tf.io.gfile.rename(target + ".tmp", target, overwrite=True)
+    return os.path.join(kept, name)
+
+
+def kept_checkpoints(logdir: str) -> list[str]:
+    """The kept checkpoint prefixes of a run, by step."""
+    indexes = tf.io.gfile.glob(os.path.join(kept_dir(logdir), "ckpt-*.index"))
+    prefixes = [p[:-len(".index")] for p in indexes]
+    return sorted(prefixes, key=lambda p: int(p.rsplit("-", 1)[1]))
 
 
 def _alive(pid: int) -> bool:
@@ -182,19 +348,36 @@ def _read_lock(path):
         return None
 
 
-def load_run(logdir: str, checkpoint: str | None = None):
+def load_run(logdir: str, checkpoint: str | None = None, return_checkpoint: bool = False):
     """(config, model) of any run directory, trained or converted, at its latest (or the
-    given) checkpoint. The model is built but not compiled."""
+    given) checkpoint; with return_checkpoint, (config, model, the checkpoint restored).
+    The restore must fit exactly (see `restore`). The model is built but not compiled."""
     from svg_tf.models import build_model
 
     config = read_config(logdir)
-    model = build_model(config, compile=False)
     checkpoint = checkpoint or latest_checkpoint(logdir)
     if checkpoint is None:
-        raise FileNotFoundError(f"no checkpoint in {checkpoint_dir(logdir)}")
-    tf.train.Checkpoint(model=model).restore(checkpoint).expect_partial()
+        raise MissingRunFile(checkpoint_dir(logdir), "holds no checkpoint")
+    if not tf.io.gfile.exists(checkpoint + ".index"):
+        raise MissingRunFile(checkpoint, "not found (expected the prefix of a checkpoint, "
+                                         "e.g. RUN/checkpoints/ckpt-300, with its .index file)")
+    try:
+        keys = [name for name, _ in tf.train.list_variables(checkpoint)]
+    except (tf.errors.OpError, OSError, ValueError) as error:
+        message = getattr(error, "message", None) or str(error)
+        raise FileReadError(checkpoint, f"cannot be read ({_first_line(message)}): its .index "
+                                        "is truncated or damaged") from None
+    with_optimizer = any(k.startswith("optimizer/") for k in keys)
+    model = build_model(config, compile=with_optimizer)
+    objects = {"model": model}
+    if with_optimizer:  # restore it too, so that every value must find its variable
+        model.optimizer.build(model.trainable_variables)
+        objects["optimizer"] = model.optimizer
+    if any(k.startswith("step/") for k in keys):
+        objects["step"] = tf.Variable(0, dtype=tf.int64, name="step", trainable=False)
+    restore(tf.train.Checkpoint(**objects), checkpoint, logdir)
     logging.info("restored %s", checkpoint)
-    return config, model
+    return (config, model, checkpoint) if return_checkpoint else (config, model)
 
 
 def save_model(logdir: str, model, step: int = 0) -> str:

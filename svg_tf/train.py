@@ -62,6 +62,11 @@ def define_flags():
                       "one), default, mirrored, multi_worker (TF_CONFIG), tpu.")
     flags.DEFINE_integer("checkpoint_every", 100,
                          "Steps between checkpoints inside an epoch (0: only at epoch ends).")
+    flags.DEFINE_integer("keep_every", 0,
+                         "Also keep the checkpoint of every multiple of this step in "
+                         "checkpoints/kept/ (never deleted; for analyses over training, e.g. "
+                         "python -m svg_tf.analysis.prior_sigma --checkpoint=...). 0: keep only "
+                         "the last three checkpoints.")
     flags.DEFINE_integer("summary_every", 50, "Steps between TensorBoard scalar summaries.")
     flags.DEFINE_boolean("jit_compile", False, "Compile the training step with XLA.")
     flags.DEFINE_boolean("summary_only", False,
@@ -135,6 +140,7 @@ def main(argv):
         if not os.path.isdir(FLAGS.data_dir):
             raise app.UsageError(f"--data_dir={FLAGS.data_dir} does not exist. "
                                  f"{spec.how_to_get}")
+    from svg_tf.errors import FileReadError
     from svg_tf.run_dir import RunLockedError
     from svg_tf.training import TrainingError, train
 
@@ -146,7 +152,9 @@ def main(argv):
                        checkpoint_every=FLAGS.checkpoint_every,
                        summary_every=FLAGS.summary_every, jit_compile=FLAGS.jit_compile,
                        verbose=FLAGS.verbose, dataset_options=options,
-                       max_steps=FLAGS.max_steps)
+                       max_steps=FLAGS.max_steps, keep_every=FLAGS.keep_every)
+    except FileReadError:  # a damaged run directory: one line naming the file (cli)
+        raise
     except (TrainingError, RunLockedError, OSError) as error:  # incl. missing data, offline
         print(f"error: {error}", file=sys.stderr)
         return 1

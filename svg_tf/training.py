@@ -102,11 +102,14 @@ def _write_hparams(writer, config):
 
 def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
           checkpoint_every: int = 0, summary_every: int = 50, jit_compile=False,
-          verbose: int = 1, dataset_options=None, max_steps=None, log=print):
+          verbose: int = 1, dataset_options=None, max_steps=None, keep_every: int = 0,
+          log=print):
     """Train (or resume) the run in `logdir` until config.niter epochs are done.
 
     checkpoint_every: steps between checkpoints inside an epoch (0: at epoch ends only).
     max_steps: stop after this many steps in this call (for tests and smoke runs).
+    keep_every: also keep the checkpoints of every multiple of this step in
+        checkpoints/kept/ (never deleted), for analyses over training; 0: none.
     Returns a dict with the final step, metrics and the paths written.
     """
     if not isinstance(summary_every, int) or summary_every < 1:
@@ -114,6 +117,9 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
     if not isinstance(checkpoint_every, int) or checkpoint_every < 0:
         raise ValueError(f"checkpoint_every={checkpoint_every!r} is invalid: expected an "
                          "integer >= 0 (0: at epoch ends only)")
+    if not isinstance(keep_every, int) or keep_every < 0:
+        raise ValueError(f"keep_every={keep_every!r} is invalid: expected an integer >= 0 "
+                         "(0: keep only the last three checkpoints)")
     dataset_options = dict(dataset_options or {})
     strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
     replicas = strategy.num_replicas_in_sync
@@ -123,6 +129,7 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
     chief, worker_id = _chief(strategy)
     if not chief:  # workers other than the chief keep their files out of the run directory
         logdir = os.path.join(logdir, "workers", f"worker_{worker_id}")
+    latest = run_dir.latest_checkpoint(logdir)  # refuses ckpt-* files without their index
     changes = resume_changes(logdir, config)
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():
@@ -132,9 +139,9 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
     checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer, step=step_var)
     manager = tf.train.CheckpointManager(checkpoint, run_dir.checkpoint_dir(logdir),
                                          max_to_keep=3)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        log(f"resumed from {manager.latest_checkpoint} at step {int(step_var.numpy())}")
+    if latest:
+        run_dir.restore(checkpoint, latest, logdir)
+        log(f"resumed from {latest} at step {int(step_var.numpy())}")
         for name, (saved, now) in changes.items():
             log(f"changed on resume: {name} {saved!r} -> {now!r}")
         model.optimizer.learning_rate.assign(config.lr)  # the checkpoint holds the old one
@@ -151,7 +158,7 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
         run_dir.write_data_dir(logdir, data_dir)
         session = _Session(model, config, logdir, manager, step_var, strategy, chief, log)
         schedule = _Schedule(total_steps, summary_every, checkpoint_every, jit_compile,
-                             verbose, max_steps)
+                             verbose, max_steps, keep_every)
         return _loop(session, schedule, step, stream, first_batch, videos)
 
 
@@ -178,6 +185,7 @@ class _Schedule:
     jit_compile: bool
     verbose: int
     max_steps: int | None
+    keep_every: int = 0
 
 
 def _loop(session: _Session, schedule: _Schedule, step, stream, first_batch, videos):
@@ -231,13 +239,13 @@ def _loop(session: _Session, schedule: _Schedule, step, stream, first_batch, vid
                                       float(keras.ops.convert_to_numpy(
                                           model.optimizer.learning_rate)), step=step)
             if schedule.checkpoint_every and step % schedule.checkpoint_every == 0:
-                _save(manager, step, logdir)
+                _save(manager, step, logdir, schedule.keep_every)
             if max_steps is not None and steps_this_call >= max_steps:
                 break
         if max_steps is not None and steps_this_call >= max_steps:
-            _save(manager, step, logdir)
+            _save(manager, step, logdir, schedule.keep_every)
             break
-        _save(manager, step, logdir)
+        _save(manager, step, logdir, schedule.keep_every)
         if session.chief:
             gif_path = write_pictures(model, videos, config, step, epoch + 1, logdir,
                                       test_writer)
@@ -251,11 +259,15 @@ def _loop(session: _Session, schedule: _Schedule, step, stream, first_batch, vid
             "seconds_per_step": seconds / max(steps_this_call, 1), "model": model}
 
 
-def _save(manager, step, logdir):
+def _save(manager, step, logdir, keep_every=0):
     """manager.save, turning a full disk into one clear line and removing the partial
-    temporary files a failed save leaves (they would block the next start)."""
+    temporary files a failed save leaves (they would block the next start). Checkpoints at
+    multiples of keep_every are also copied to checkpoints/kept/."""
     try:
-        return manager.save(checkpoint_number=step)
+        path = manager.save(checkpoint_number=step)
+        if keep_every and step % keep_every == 0:
+            run_dir.keep_checkpoint(logdir, path)
+        return path
     except (tf.errors.OpError, OSError) as error:
         run_dir.remove_temporary_checkpoints(logdir)
         message = getattr(error, "message", None) or str(error)

@@ -10,10 +10,11 @@ import tensorflow as tf
 from svg_tf.datasets import smmnist
 
 
-def load_smmnist_run(logdir):
+def load_smmnist_run(logdir, checkpoint=None):
+    """(model, config) at the latest checkpoint, or at `checkpoint` (e.g. a kept one)."""
     from svg_tf.run_dir import load_run
 
-    config, model = load_run(logdir)
+    config, model = load_run(logdir, checkpoint)
     if config.dataset != smmnist.SPEC.name:
         raise ValueError(f"{logdir} trained on {config.dataset}: this analysis needs a "
                          "Stochastic Moving MNIST run")

@@ -31,10 +31,13 @@ from svg_tf.analysis.common import load_smmnist_run, savefig, write_json  # noqa
 
 def prior_sigma(logdir, num_sequences=100, num_steps=100, trajectory_seed=0, seed=0,
                 batch_size=25, digits="auto", out_dir=None, conditioning="true_frames",
-                bn=None):
+                bn=None, checkpoint=None):
+    """Sigma of the learned prior along one shared trajectory (see the module docstring).
+    checkpoint: a checkpoint prefix of the run (default: its latest); its results go to
+    analysis/<checkpoint name>/ unless out_dir is given."""
     if conditioning not in CONDITIONINGS:
         raise ValueError(f"conditioning={conditioning!r}: expected one of {CONDITIONINGS}")
-    model, config = load_smmnist_run(logdir)
+    model, config = load_smmnist_run(logdir, checkpoint)
     if config.model != "lp":
         raise ValueError(f"{logdir} is an SVG-{config.model.upper()} run: only SVG-LP has a "
                          "learned prior")
@@ -74,6 +77,7 @@ def prior_sigma(logdir, num_sequences=100, num_steps=100, trajectory_seed=0, see
         on, off = _split_means(per_step, shifted)
         ratio_by_offset[str(offset)] = on / off if on is not None and off else None
     result = {
+        "checkpoint": checkpoint,
         "bn": bn or config.sample_bn,
         "num_sequences": int(sigmas.shape[0]), "num_steps": num_steps,
         "n_past": config.n_past, "conditioning": conditioning,
@@ -86,10 +90,13 @@ def prior_sigma(logdir, num_sequences=100, num_steps=100, trajectory_seed=0, see
         "ratio": at / elsewhere if at is not None and elsewhere else None,
         "ratio_by_offset": ratio_by_offset,
     }
-    out_dir = out_dir or os.path.join(logdir, "analysis")
+    if out_dir is None:
+        out_dir = os.path.join(logdir, "analysis")
+        if checkpoint:
+            out_dir = os.path.join(out_dir, os.path.basename(checkpoint))
     write_json(os.path.join(out_dir, "prior_sigma.json"), result)
     _plot(frames, sigmas, hit_frames, os.path.join(out_dir, "prior_sigma.png"))
-    return result
+    return dict(result, out_dir=out_dir)
 
 
 def _split_means(values, mask):
@@ -138,6 +145,10 @@ def define_flags():
                       "What the prior sees: true_frames (the paper's figure 6: the test "
                       "frames are fed into the prior) or generated (the model's own samples "
                       "after the n_past context frames).")
+    flags.DEFINE_string("checkpoint", None,
+                        "Checkpoint prefix to analyse (e.g. RUN/checkpoints/kept/ckpt-2000, "
+                        "kept by train --keep_every); default: the latest. Results then go "
+                        "to RUN/analysis/ckpt-N/.")
 
 
 def main(argv):
@@ -147,14 +158,15 @@ def main(argv):
     try:
         result = prior_sigma(FLAGS.logdir, FLAGS.num_sequences, FLAGS.num_steps,
                              FLAGS.trajectory_seed, FLAGS.seed, digits=FLAGS.digits,
-                             conditioning=FLAGS.conditioning, bn=FLAGS.bn)
+                             conditioning=FLAGS.conditioning, bn=FLAGS.bn,
+                             checkpoint=FLAGS.checkpoint)
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error))
     at, elsewhere, ratio = (result[k] for k in ("mean_sigma_at_collisions",
                                                 "mean_sigma_elsewhere", "ratio"))
     print(f"mean sigma at collisions {_fmt(at)}, elsewhere {_fmt(elsewhere)}, "
           f"ratio {_fmt(ratio)}")
-    print(f"wrote {os.path.join(FLAGS.logdir, 'analysis')}/prior_sigma.png, prior_sigma.json")
+    print(f"wrote {result['out_dir']}/prior_sigma.png, prior_sigma.json")
 
 
 def _fmt(value):
