@@ -24,6 +24,7 @@ import os
 import re
 import struct
 import zipfile
+import zlib
 from typing import Any
 
 import numpy as np
@@ -84,9 +85,9 @@ class LazyTensor:
     it within the file's budget."""
 
     def __init__(self, storage, offset, size, stride):
-        path = storage.context.path if isinstance(storage, Storage) else "?"
-        if not isinstance(storage, Storage):
-            raise FileReadError(path, "a tensor without a storage")
+        if not isinstance(storage, Storage):  # the pickle machine names the file
+            raise ValueError("a tensor without a storage")
+        path = storage.context.path
         if not _is_int(offset) or not isinstance(size, tuple) or not isinstance(stride, tuple):
             raise FileReadError(path, "a tensor whose offset, size or stride is not integers")
         if len(size) != len(stride) or len(size) > MAX_DIMS or not all(
@@ -200,7 +201,8 @@ def load(path: str):
         return _load_legacy(path, _Context(path, size))
     except FileReadError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as error:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, zlib.error,
+            NotImplementedError, RuntimeError) as error:  # RuntimeError: an encrypted entry
         raise FileReadError(path, f"damaged zip archive ({safe_pickle._short(error)})") from None
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
             RecursionError, MemoryError, struct.error) as error:
