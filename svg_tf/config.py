@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import Any
 
 MODELS = ("lp", "fp", "det")
@@ -118,13 +119,12 @@ class SVGConfig:
         if not _is_int(self.n_eval) or self.n_eval <= self.n_past:
             raise ValueError(
                 f"n_eval={self.n_eval!r} is invalid: expected an integer > n_past={self.n_past}")
-        for name in ("lr",):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value <= 0:
-                raise ValueError(f"{name}={value!r} is invalid: expected a number > 0")
-        if not isinstance(self.beta, (int, float)) or self.beta < 0:
-            raise ValueError(f"beta={self.beta!r} is invalid: expected a number >= 0")
-        if not isinstance(self.beta1, (int, float)) or not 0 <= self.beta1 < 1:
+        # NaN compares False with everything, so each test is written to fail for it.
+        if not _is_number(self.lr) or not 0 < self.lr < math.inf:
+            raise ValueError(f"lr={self.lr!r} is invalid: expected a finite number > 0")
+        if not _is_number(self.beta) or not 0 <= self.beta < math.inf:
+            raise ValueError(f"beta={self.beta!r} is invalid: expected a finite number >= 0")
+        if not _is_number(self.beta1) or not 0 <= self.beta1 < 1:
             raise ValueError(f"beta1={self.beta1!r} is invalid: expected a number in [0, 1)")
         if not _is_int(self.seed) or self.seed < 0:
             raise ValueError(f"seed={self.seed!r} is invalid: expected an integer >= 0")
@@ -250,6 +250,10 @@ def _is_int(value) -> bool:
 def _check_choice(name, value, allowed):
     if value not in allowed:
         raise ValueError(f"{name}={value!r} is invalid: expected one of {list(allowed)}")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _check_positive_int(name, value):

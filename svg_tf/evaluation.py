@@ -14,14 +14,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import os
 import time
+import zipfile
 
 import numpy as np
 import tensorflow as tf
 
 from svg_tf import datasets, protocols, run_dir
+from svg_tf.errors import FileReadError
 from svg_tf import metrics as metrics_lib
 from svg_tf.metrics import FRAME, REGISTRY, VIDEO_SET
 from svg_tf.run_dir import load_run
@@ -96,22 +99,31 @@ def evaluate_run(logdir, *, num_samples=None, num_sequences=None, n_eval=None, s
         raise ValueError(f"select={plan['select']!r} is invalid: expected one of "
                          f"{list(metrics_lib.SELECTIONS)}")
     n_eval = plan["n_eval"]
+    for name, value in (("num_samples", plan["num_samples"]),
+                        ("num_sequences", plan["num_sequences"]), ("batch_size", batch_size)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}={value!r} is invalid: expected an integer >= 1")
     if n_eval <= config.n_past:
         raise ValueError(f"n_eval={n_eval} must exceed n_past={config.n_past}")
     chosen, resources = choose_metrics(metrics, plan["ssim"], plan["select"], lpips_weights,
                                        i3d)
-    config, model = load_run(logdir)
+    # The checkpoint recorded is the one restored (training may write newer ones meanwhile).
+    config, model, checkpoint = load_run(logdir, return_checkpoint=True)
     data_dir = run_dir.data_dir(logdir, data_dir)
     bn = bn or config.sample_bn
     num_samples, num_sequences = plan["num_samples"], plan["num_sequences"]
-    checkpoint = run_dir.latest_checkpoint(logdir)
     out_dir = os.path.join(logdir, "eval")
     names = "-".join(m.name for m in chosen)
     fvd_frames = plan["fvd_frames"] if any(m.kind == VIDEO_SET for m in chosen) else ""
     partial = os.path.join(out_dir, "partial", f"{os.path.basename(checkpoint)}_S{num_samples}"
                            f"_T{n_eval}_N{num_sequences}_B{batch_size}_seed{seed}_bn{bn}_"
                            f"{names}{'_' + fvd_frames.replace('+', '') if fvd_frames else ''}")
-    tf.io.gfile.makedirs(partial)
+    try:
+        tf.io.gfile.makedirs(partial)
+    except (tf.errors.OpError, OSError) as error:
+        raise FileReadError(out_dir, "cannot be written ("
+                            f"{getattr(error, 'message', None) or error}): evaluate writes "
+                            "its results into the run; copy the run to a writable folder") from None
     data = test_videos(config, num_sequences, n_eval, data_dir, batch_size,
                        **(dataset_options or {}))
     num_batches = math.ceil(num_sequences / batch_size)
@@ -124,7 +136,7 @@ def evaluate_run(logdir, *, num_samples=None, num_sequences=None, n_eval=None, s
     for index, videos in enumerate(data):
         path = os.path.join(partial, f"batch_{index:05d}.npz")
         first_batch = videos if first_batch is None else first_batch
-        if not tf.io.gfile.exists(path):
+        if _read_scores(path) is None:  # not computed yet, or damaged by a kill: compute
             count = int(videos.shape[0])
             context = videos[:, :config.n_past]
             if bn == "batch" and count < int(first_batch.shape[0]):
@@ -147,6 +159,9 @@ def evaluate_run(logdir, *, num_samples=None, num_sequences=None, n_eval=None, s
         bar.update(1)
     bar.close()
     end = time.time()
+    if first_batch is None:
+        raise ValueError(f"the {config.dataset} test set holds no sequence of n_eval={n_eval} "
+                         "frames: lower --n_eval, or check the data")
     scores = _gather(partial)
     result = summarise(scores, config, n_eval, plan["ssim"], plan["select"], num_samples,
                        checkpoint, chosen)
@@ -178,14 +193,30 @@ def _save_scores(path, scores):
     tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
+def _read_scores(path):
+    """One batch's scores, or None when the file is missing or damaged (a kill while an
+    older version wrote it, a truncated copy): the batch is then computed again."""
+    if not tf.io.gfile.exists(path):
+        return None
+    try:
+        with tf.io.gfile.GFile(path, "rb") as f:
+            with np.load(io.BytesIO(f.read()), allow_pickle=False) as data:
+                return {k: data[k] for k in data.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, tf.errors.OpError):
+        logging.warning("recomputing %s: the file is damaged", path)
+        return None
+
+
 def _gather(folder):
     files = sorted(f for f in tf.io.gfile.listdir(folder) if f.endswith(".npz")
                    and ".tmp" not in f)
     parts = []
     for name in files:
-        with tf.io.gfile.GFile(os.path.join(folder, name), "rb") as f:
-            parts.append(np.load(io.BytesIO(f.read())))
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0].files}
+        scores = _read_scores(os.path.join(folder, name))
+        if scores is None:
+            raise FileReadError(os.path.join(folder, name), "is damaged: run evaluate again")
+        parts.append(scores)
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def summarise(scores, config, n_eval, ssim, select, num_samples, checkpoint, chosen=None):
@@ -299,9 +330,11 @@ def compare_runs(logdirs, out_dir):
         if not tf.io.gfile.exists(path):
             raise FileNotFoundError(f"{path} not found: run python -m svg_tf.evaluate "
                                     f"--logdir={logdir} first")
-        with tf.io.gfile.GFile(path) as f:
-            result = json.load(f)
-        runs.append((f"{result['protocol']['model']} ({os.path.basename(logdir.rstrip('/'))})",
+        result = run_dir.read_json(path, "metrics of python -m svg_tf.evaluate")
+        if not isinstance(result.get("protocol"), dict) or "per_frame" not in result:
+            raise FileReadError(path, "is not a metrics.json of python -m svg_tf.evaluate: run "
+                                      f"it again (--logdir={logdir})")
+        runs.append((f"{result['protocol'].get('model')} ({os.path.basename(logdir.rstrip('/'))})",
                      result))
     tf.io.gfile.makedirs(out_dir)
     paths = []

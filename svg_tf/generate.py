@@ -48,6 +48,10 @@ def generate(logdir, out, num_samples=100, num_random=3, n_eval=None, index=0, s
 
     if not out.endswith((".gif", ".png")):
         raise ValueError(f"--out={out} must end in .gif or .png")
+    for name, value, least in (("index", index, 0), ("num_samples", num_samples, 1),
+                               ("num_random", num_random, 0), ("batch_size", batch_size, 1)):
+        if not isinstance(value, int) or value < least:
+            raise ValueError(f"{name}={value!r} is invalid: expected an integer >= {least}")
     config, model = load_run(logdir)
     data_dir = trained_data_dir(logdir, data_dir)
     n_eval = n_eval or config.n_eval
@@ -56,10 +60,13 @@ def generate(logdir, out, num_samples=100, num_random=3, n_eval=None, index=0, s
     first = index - index % batch_size
     videos = test_videos(config, first + batch_size, n_eval, data_dir, batch_size,
                          **(dataset_options or {}))
-    batch = list(videos)[first // batch_size].numpy()  # [B, T, H, W, C]
+    batches = list(videos)
+    available = sum(int(b.shape[0]) for b in batches)
+    if first // batch_size >= len(batches) or index - first >= len(batches[first // batch_size]):
+        raise ValueError(f"index={index} is past the test set ({available} sequences of "
+                         f"{n_eval} frames)")
+    batch = batches[first // batch_size].numpy()  # [B, T, H, W, C]
     row = index - first
-    if row >= len(batch):
-        raise ValueError(f"index={index} is past the test set ({first + len(batch)} sequences)")
     if bn == "batch" and len(batch) < 2:
         bn = "running"  # a lone last sequence: batch statistics would be degenerate
     video = batch[row:row + 1]

@@ -199,7 +199,7 @@ def _restore_or_problem(checkpoint, path, logdir) -> FileReadError | None:
         message = getattr(error, "message", None) or str(error)
         return FileReadError(path, f"does not fit {config_path(logdir)}: "
                                    f"{_first_line(message)}")
-    except (tf.errors.OpError, OSError) as error:
+    except (tf.errors.OpError, OSError, IndexError) as error:  # IndexError: short data file
         _quiet(status)
         message = getattr(error, "message", None) or str(error)
         return FileReadError(path, f"cannot be restored ({_first_line(message)}): a checkpoint "
@@ -302,8 +302,64 @@ def lock(logdir: str, log=logging.warning):
     holder's pid and host. A lock left by a dead process on this host is taken over."""
     tf.io.gfile.makedirs(logdir)
     path = os.path.join(logdir, LOCK_FILE)
+    with _exclusive(path, log, lambda holder, since: (
+            f"{logdir} is in use: process {holder.get('pid')} on {holder.get('host')} "
+            f"has trained in it since {since}. Wait for it to end, or use another "
+            f"--logdir (if that process is gone, delete {path}).")):
+        yield path
+
+
+@contextlib.contextmanager
+def new_folder(target: str, log=logging.warning):
+    """Write a folder (an export, a converted run) completely or not at all.
+
+    Yields a temporary sibling `TARGET.partial` to write into, renamed to `target` when the
+    block ends without error (removed when it fails). A lock file `TARGET.lock` refuses a
+    second writer; a `.partial` folder and a lock left by a killed writer are cleaned up by
+    the next one. `target` must not exist or be empty.
+    """
+    target = target.rstrip("/") or target
+    if "://" in target:  # object stores: no rename of folders, no O_EXCL; write in place
+        _refuse_non_empty(target)
+        tf.io.gfile.makedirs(target)
+        yield target
+        return
+    parent = os.path.dirname(os.path.abspath(target))
+    os.makedirs(parent, exist_ok=True)
+    _refuse_non_empty(target)
+    with _exclusive(target + ".lock", log, lambda holder, since: (
+            f"{target} is being written by process {holder.get('pid')} on "
+            f"{holder.get('host')} since {since}: wait for it, or choose another folder")):
+        _refuse_non_empty(target)  # another writer may have finished while we waited
+        partial = target + ".partial"
+        if os.path.exists(partial):
+            log(f"removing {partial}, left by an interrupted write")
+            tf.io.gfile.rmtree(partial)
+        os.makedirs(partial)
+        try:
+            yield partial
+        except BaseException:
+            tf.io.gfile.rmtree(partial)
+            raise
+        if os.path.isdir(target):
+            os.rmdir(target)  # empty (checked above)
+        os.rename(partial, target)
+
+
+def _refuse_non_empty(target):
+    if tf.io.gfile.exists(target) and (not tf.io.gfile.isdir(target)
+                                       or tf.io.gfile.listdir(target)):
+        raise FileExistsError(f"{target} exists and is not empty: choose a new folder "
+                              "(nothing was written)")
+
+
+@contextlib.contextmanager
+def _exclusive(path: str, log, busy_message):
+    """Hold lock file `path` (pid, host, since; O_EXCL where the file system has it); a
+    live holder is refused with busy_message(holder, since), a dead one on this host is
+    taken over."""
     me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
-    local = "://" not in logdir
+    local = "://" not in path
     while True:
         try:
             if local:
@@ -328,10 +384,7 @@ def lock(logdir: str, log=logging.warning):
                 tf.io.gfile.remove(path)
                 continue
             since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder.get("since", 0)))
-            raise RunLockedError(
-                f"{logdir} is in use: process {holder.get('pid')} on {holder.get('host')} "
-                f"has trained in it since {since}. Wait for it to end, or use another "
-                f"--logdir (if that process is gone, delete {path}).")
+            raise RunLockedError(busy_message(holder, since))
     try:
         yield path
     finally:

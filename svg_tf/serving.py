@@ -116,6 +116,20 @@ class SVGServing(tf.Module):
         with tf.control_dependencies(checks):
             return tf.identity(tensor)
 
+    @staticmethod
+    def _some(name, batch):
+        return tf.debugging.assert_positive(
+            batch, message=f"{name} holds no sequence: the batch must be >= 1")
+
+    @staticmethod
+    def _scalar(name, value):
+        """`value` as a scalar, refusing any other shape by name (a flattened, padded read
+        that cannot fail before the check does)."""
+        flat = tf.reshape(value, [-1])
+        check = tf.debugging.assert_equal(tf.size(flat), 1, message=f"{name} must be a scalar")
+        with tf.control_dependencies([check]):
+            return tf.identity(tf.concat([flat, tf.zeros([1], flat.dtype)], 0)[0])
+
     def _limit(self, name, value, limit):
         return tf.debugging.assert_less_equal(
             tf.cast(value, tf.int64), tf.constant(limit, tf.int64),
@@ -127,8 +141,11 @@ class SVGServing(tf.Module):
         context = self._checked("context", context,
                                 ["batch", c.n_past, c.image_size, c.image_size, c.channels])
         context = self._values_checked("context", context)
+        n_future = self._scalar("n_future", n_future)
+        num_samples = self._scalar("num_samples", num_samples)
         batch = tf.shape(context)[0]
-        checks = [tf.debugging.assert_positive(n_future, message="n_future must be >= 1"),
+        checks = [self._some("context", batch),
+                  tf.debugging.assert_positive(n_future, message="n_future must be >= 1"),
                   tf.debugging.assert_positive(num_samples, message="num_samples must be >= 1"),
                   self._limit("batch", batch, limits.max_batch),
                   self._limit("num_samples", num_samples, limits.max_num_samples),
@@ -152,7 +169,8 @@ class SVGServing(tf.Module):
         frames = self._checked("frames", frames,
                                ["batch", c.n_eval, c.image_size, c.image_size, c.channels])
         frames = self._values_checked("frames", frames)
-        with tf.control_dependencies([self._limit("batch", tf.shape(frames)[0],
+        with tf.control_dependencies([self._some("frames", tf.shape(frames)[0]),
+                                      self._limit("batch", tf.shape(frames)[0],
                                                   self._limits.max_batch)]):
             frames = tf.identity(frames)
         return {"reconstruction": self.model.reconstruct_graph(frames, bn="running")}
@@ -160,19 +178,11 @@ class SVGServing(tf.Module):
 
 def export(logdir, export_dir, checkpoint=None, limits: ServingLimits | None = None):
     """Write the SavedModel, config.json and README.md to export_dir; returns the path."""
-    from svg_tf.run_dir import load_run
+    from svg_tf.run_dir import load_run, new_folder
 
     limits = limits or ServingLimits()
     config, model = load_run(logdir, checkpoint)
     module = SVGServing(model, config, limits)
-    if tf.io.gfile.exists(export_dir) and tf.io.gfile.listdir(export_dir):
-        raise FileExistsError(f"{export_dir} exists and is not empty: export to a new version "
-                              "folder (TF Serving expects DIR/VERSION)")
-    tf.saved_model.save(module, export_dir, signatures={
-        "serving_default": module.sample.get_concrete_function(),
-        "reconstruct": module.reconstruct.get_concrete_function()})
-    with tf.io.gfile.GFile(os.path.join(export_dir, "config.json"), "w") as f:
-        f.write(config.to_json())
     sigma = (f",\n  prior_sigma float32 [batch, num_samples, n_future, {config.z_dim}]"
              if config.model == "lp" else "")
     text = EXPORT_README.format(
@@ -180,8 +190,16 @@ def export(logdir, export_dir, checkpoint=None, limits: ServingLimits | None = N
         n_eval=config.n_eval, size=config.image_size, channels=config.channels, sigma=sigma,
         export_dir=export_dir, parent=os.path.dirname(os.path.abspath(export_dir)),
         **dataclasses.asdict(limits))
-    with tf.io.gfile.GFile(os.path.join(export_dir, "README.md"), "w") as f:
-        f.write(text)
+    # Written beside the target and renamed when complete, under a lock: a kill leaves
+    # export_dir absent or complete, and a second export into it is refused.
+    with new_folder(export_dir) as folder:
+        tf.saved_model.save(module, folder, signatures={
+            "serving_default": module.sample.get_concrete_function(),
+            "reconstruct": module.reconstruct.get_concrete_function()})
+        with tf.io.gfile.GFile(os.path.join(folder, "config.json"), "w") as f:
+            f.write(config.to_json())
+        with tf.io.gfile.GFile(os.path.join(folder, "README.md"), "w") as f:
+            f.write(text)
     return export_dir
 
 

@@ -144,6 +144,9 @@ def main(argv):
     from svg_tf.run_dir import RunLockedError
     from svg_tf.training import TrainingError, train
 
+    if FLAGS.logdir is not None and not FLAGS.logdir.strip():
+        raise app.UsageError("--logdir is empty: give a run directory, or leave the flag out "
+                             f"for runs/{config.dataset}_{config.model}")
     logdir = FLAGS.logdir or os.path.join("runs", f"{config.dataset}_{config.model}")
     check_logdir(logdir)
     options = spec.options_from_flags(FLAGS)

@@ -65,7 +65,12 @@ def train_dataset(config: SVGConfig, data_dir=None, step=0, **options):
 def visual_batch(config: SVGConfig, data_dir=None, **options):
     """Fixed test sequences (n_eval frames) that every epoch's pictures show."""
     data = datasets.test_stream(config, NUM_VIS_SEQUENCES, config.n_eval, data_dir, **options)
-    return np.stack(list(data.as_numpy_iterator()))
+    videos = list(data.as_numpy_iterator())
+    if not videos:
+        raise TrainingError(f"the {config.dataset} test split holds no sequence of "
+                            f"n_eval={config.n_eval} frames (pictures are drawn from it): "
+                            "lower --n_eval, or check the data")
+    return np.stack(videos)
 
 
 def write_pictures(model, videos, config, step, epoch, logdir, writer):
@@ -316,6 +321,11 @@ class _TrainStream:
             except tf.errors.DataLossError as error:
                 self._handle(error, step)
                 self.iterator = None
+            except tf.errors.InvalidArgumentError as error:
+                message = records.data_error_message(error)
+                if message is None:
+                    raise
+                raise TrainingError(f"training data at step {step + 1}: {message}") from None
 
     def _handle(self, error, step):
         shard_files = datasets.spec(self.config.dataset).shard_files

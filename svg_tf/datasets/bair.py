@@ -13,6 +13,7 @@ import os
 import tensorflow as tf
 
 from svg_tf.datasets import records
+from svg_tf.errors import FileReadError
 from svg_tf.datasets.spec import DatasetSpec, restart_seed
 
 FRAMES_PER_RECORD = 30
@@ -37,6 +38,23 @@ def parse_example(serialized, seq_len, camera="image_aux1", start=0):
         with tf.control_dependencies([check]):
             frames.append(tf.reshape(tf.identity(pixels), [SIZE, SIZE, 3]))
     return tf.cast(tf.stack(frames), tf.float32) / 255.0
+
+
+def _check_frames(files, seq_len, camera):
+    """Refuse, naming the file, records that hold fewer than seq_len frames (TensorFlow's
+    own error, met mid-run, names neither the file nor the fix); reads one record."""
+    if not files:
+        return
+    for serialized in tf.data.TFRecordDataset(files[:1]).take(1):
+        example = tf.train.Example.FromString(serialized.numpy())
+        keys = example.features.feature
+        frames = 0
+        while f"{frames}/{camera}/encoded" in keys:
+            frames += 1
+        if frames < seq_len:
+            raise FileReadError(files[0], f"its records hold {frames} frames of {camera}, "
+                                          f"fewer than seq_len={seq_len}: lower --n_past/"
+                                          "--n_future (training) or --n_eval (evaluation)")
 
 
 def split_folder(data_dir, split):
@@ -77,6 +95,7 @@ def load(split, *, seq_len, data_dir=None, batch_size=None, seed=None, camera="i
     elif source == "tfrecord":
         files = records.check_shards(shard_files(data_dir, split), verify, skip_corrupt,
                                      exclude_files)
+        _check_frames(files, seq_len, camera)
         data = records.record_stream(files, training, seed, skip_corrupt)
         # The test set keeps file order whatever the seed (a fixed test set); unseeded
         # training may reorder for speed.

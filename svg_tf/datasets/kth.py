@@ -8,7 +8,6 @@ are PNG-decoded.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 
@@ -47,11 +46,13 @@ def decode_window(pngs, start, seq_len, image_size):
 
 
 def read_manifest(data_dir):
+    """The converter's manifest.json, or None without one; FileReadError when damaged."""
     path = os.path.join(data_dir, "manifest.json")
     if not tf.io.gfile.exists(path):
         return None
-    with tf.io.gfile.GFile(path) as f:
-        return json.load(f)
+    from svg_tf.run_dir import read_json
+
+    return read_json(path, "manifest of data/convert_kth.py")
 
 
 def clip_lengths(manifest, split):
@@ -75,6 +76,29 @@ def check_clip_lengths(lengths, split, seq_len):
                         short, len(lengths), seq_len)
 
 
+MAX_SHORT_IN_A_ROW = 1000
+
+
+def _bounded_skipping(clips, seq_len, split):
+    """Drop clips shorter than seq_len, but stop with the message of `check_clip_lengths`
+    after MAX_SHORT_IN_A_ROW of them in a row: without a manifest, an endless training
+    stream in which no clip is long enough would otherwise spin forever."""
+    message = (f"{records.DATA_ERROR} kth {split}: {MAX_SHORT_IN_A_ROW} clips in a row are "
+               f"shorter than seq_len={seq_len} frames: lower --n_past/--n_future "
+               "(seq_len = n_past + n_future), or convert longer clips")
+
+    def count(short_in_a_row, clip):
+        short = clip["num_frames"] < seq_len
+        now = tf.where(short, short_in_a_row + 1, tf.constant(0, tf.int64))
+        check = tf.debugging.assert_less(now, tf.constant(MAX_SHORT_IN_A_ROW, tf.int64),
+                                         message=message)
+        with tf.control_dependencies([check]):
+            return tf.identity(now), (clip, short)
+
+    return clips.scan(tf.constant(0, tf.int64), count).filter(
+        lambda clip, short: tf.logical_not(short)).map(lambda clip, short: clip)
+
+
 def shard_files(data_dir, split):
     return records.find_shards(os.path.join(data_dir, split) if data_dir else None,
                                ["*.tfrecord", "*.tfrecords"], "kth", HOW_TO_GET)
@@ -94,7 +118,10 @@ def load(split, *, seq_len, data_dir=None, batch_size=None, seed=None, image_siz
     training = split == "train"
     clips = records.record_stream(files, training, seed, skip_corrupt).map(
         parse_clip, num_parallel_calls=tf.data.AUTOTUNE)
-    clips = clips.filter(lambda c: c["num_frames"] >= seq_len)
+    if training and not clip_lengths(manifest, split):
+        clips = _bounded_skipping(clips, seq_len, split)  # no manifest: checked as it runs
+    else:
+        clips = clips.filter(lambda c: c["num_frames"] >= seq_len)
     base_seed = 0 if seed is None else int(seed)
 
     if training:

@@ -153,6 +153,21 @@ def locate_damage(files):
     return found
 
 
+# Prefix of the messages of data checks that run inside tf.data (graph asserts): the
+# training loop turns an error carrying it into one line (`data_error_message`).
+DATA_ERROR = "svg_tf data error:"
+
+
+def data_error_message(error) -> str | None:
+    """The message of a data check raised inside tf.data, or None for any other error."""
+    text = getattr(error, "message", None) or str(error)
+    start = text.find(DATA_ERROR)
+    if start < 0:
+        return None
+    line = text[start + len(DATA_ERROR):].strip().splitlines()[0]
+    return line.split(" [Condition")[0].rstrip("] ").strip()
+
+
 def record_stream(files, training, seed=None, skip_corrupt=False, cycle_length=4):
     """Serialized records: shuffled across files and repeated for training, in file order
     once for testing. With skip_corrupt the test stream skips a damaged file's remaining

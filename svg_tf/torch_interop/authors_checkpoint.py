@@ -241,9 +241,19 @@ def convert(checkpoint: str, logdir: str):
         raise CheckpointError(f"--logdir={logdir} exists and is not empty: choose a new "
                               "directory (nothing was written)")
     opt, states = read_checkpoint(checkpoint)
-    config = infer_config(opt, states)
+    try:
+        config = infer_config(opt, states)
+    except CheckpointError:
+        raise
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError) as error:
+        raise CheckpointError(f"{checkpoint}: not an SVG checkpoint this converter "
+                              f"understands ({type(error).__name__}: {error})") from None
     model = build_model(config, compile=False)
     assign_weights(model, states)
-    run_dir.write_config(logdir, config)
-    run_dir.save_model(logdir, model, step=0)
+    try:  # complete or absent: written beside logdir and renamed, under a lock
+        with run_dir.new_folder(logdir) as folder:
+            run_dir.write_config(folder, config)
+            run_dir.save_model(folder, model, step=0)
+    except (FileExistsError, run_dir.RunLockedError) as error:
+        raise CheckpointError(str(error)) from None
     return config, model
