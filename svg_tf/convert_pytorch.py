@@ -31,14 +31,11 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not FLAGS.checkpoint or not FLAGS.logdir:
         raise app.UsageError("--checkpoint and --logdir are required")
-    from svg_tf.authors_checkpoint import CheckpointError, convert
+    from svg_tf.torch_interop.authors_checkpoint import convert
     from svg_tf.train import parameter_table
 
     start = time.time()
-    try:
-        config, model = convert(FLAGS.checkpoint, FLAGS.logdir)
-    except CheckpointError as error:
-        raise app.UsageError(str(error))
+    config, model = convert(FLAGS.checkpoint, FLAGS.logdir)  # CheckpointError: one line (cli)
     print(f"converted {FLAGS.checkpoint} -> {FLAGS.logdir} in {time.time() - start:.1f} s: "
           f"SVG-{config.model.upper()}, {config.dataset}, {config.backbone}{config.image_size}, "
           f"{config.channels} channel(s), skip={config.skip}, sample_bn={config.sample_bn}")

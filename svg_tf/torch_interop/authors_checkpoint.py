@@ -26,8 +26,13 @@ from svg_tf.torch_interop.torch_file import class_path, load, module_state_dict
 MODULES = ("encoder", "decoder", "frame_predictor", "posterior", "prior")
 
 
-class CheckpointError(ValueError):
-    """The file is not an SVG checkpoint this converter understands; says why."""
+class CheckpointError(FileReadError):
+    """The file is not an SVG checkpoint this converter understands; says why (the message
+    names the file or the flag)."""
+
+    def __init__(self, message: str):
+        ValueError.__init__(self, message)
+        self.path, self.problem = None, message
 
 
 def read_checkpoint(path: str):
