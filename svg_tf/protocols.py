@@ -16,7 +16,9 @@ class Protocol:
     """horizons: dataset -> (n_past, n_eval) (context frames, context + predicted);
     num_sequences: dataset -> test sequences; select: per_metric (best sample per metric)
     or ssim_mean (one sample, best mean SSIM); ssim: the headline SSIM convention;
-    fvd_frames: context+predicted or predicted."""
+    fvd_frames: context+predicted or predicted; fvd_resize: how frames are resized to I3D's
+    224 px (tf1_bilinear: TF1 resize_bilinear as the reference FVD code and SRVP; tf2_bilinear:
+    TF2 tf.image.resize with half-pixel centres, as FitVid's metrics.py)."""
 
     name: str
     source: str
@@ -26,6 +28,7 @@ class Protocol:
     select: str
     ssim: str
     fvd_frames: str
+    fvd_resize: str = "tf1_bilinear"
 
 
 PROTOCOLS = {
@@ -46,11 +49,12 @@ PROTOCOLS = {
         "fitvid", "Babaeizadeh et al. 2021 (FitVid): BAIR, 256 test videos, tf.image.ssim/psnr "
         "(max value 1), FVD on predicted frames only; horizon and samples as the SVG preset",
         horizons={"bair": (2, 30)}, num_sequences={"bair": 256}, num_samples=100,
-        select="per_metric", ssim="gaussian", fvd_frames="predicted"),
+        select="per_metric", ssim="gaussian", fvd_frames="predicted",
+        fvd_resize="tf2_bilinear"),
 }
 # Without --protocol: today's defaults, the run's own horizon.
 CUSTOM = dict(num_samples=100, num_sequences=256, select="per_metric", ssim="gaussian",
-              fvd_frames="context+predicted")
+              fvd_frames="context+predicted", fvd_resize="tf1_bilinear")
 
 
 def settings(name, config, **explicit) -> dict:
@@ -73,6 +77,7 @@ def settings(name, config, **explicit) -> dict:
         values = dict(num_samples=protocol.num_samples,
                       num_sequences=protocol.num_sequences[config.dataset], n_eval=n_eval,
                       select=protocol.select, ssim=protocol.ssim,
-                      fvd_frames=protocol.fvd_frames, protocol=name)
+                      fvd_frames=protocol.fvd_frames, fvd_resize=protocol.fvd_resize,
+                      protocol=name)
     values.update({k: v for k, v in explicit.items() if v is not None})
     return values

@@ -13,7 +13,7 @@ KEYS = ("train_seq_per_s", "train_seq_per_s_no_xla", "conv_bound_seq_per_s", "tr
 @pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")
 def test_bench_reports_documented_keys():
     results = bench.run("smmnist", batch_size=2, repeats=1, num_samples=2, jit="off",
-                        data_batches=2, gemm_size=256, bf16=True, width=8, g_dim=16,
+                        data_batches=2, gemm_size=256, bf16=True, i3d=None, width=8, g_dim=16,
                         z_dim=4, rnn_size=32, n_past=2, n_future=2)
     for key in KEYS:
         assert key in results, key

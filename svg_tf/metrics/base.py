@@ -21,8 +21,9 @@ class Metric:
     frame_scores(samples [B, S, T, H, W, C], truth [B, 1, T, H, W, C], resource) -> [B, S, T]
         (FRAME metrics).
     collect(videos [B, T, ...], samples [B, S, T', ...], n_past, frames, rng) -> {key: array}
-        per batch, saved with the scores; compute(collected, resource) -> {"value": ..., ...}
-        over the whole test set (VIDEO_SET metrics).
+        per batch, saved with the scores; compute(collected, resource, settings) ->
+        {"value": ..., ...} over the whole test set (VIDEO_SET metrics); settings: the
+        evaluation's protocol settings (e.g. fvd_resize).
     """
 
     name: str
@@ -35,6 +36,7 @@ class Metric:
     frame_scores: Callable[..., Any] | None = None
     collect: Callable[..., dict] | None = None
     compute: Callable[..., dict] | None = None
+    min_frames: int = 1  # frames a video must have for the metric to be defined
 
     def __post_init__(self):
         if self.kind not in KINDS:
