@@ -11,6 +11,7 @@ setup(
     long_description_content_type="text/markdown",
     packages=find_packages(include=["svg_tf", "svg_tf.*"]),
     python_requires=">=3.10",
+    license="Apache-2.0",
     install_requires=[
         "tensorflow==2.21.*",
         "keras>=3.12,<4",

@@ -74,9 +74,27 @@ def run_dataset_options(logdir, flag_values) -> dict:
     return datasets.spec(config.dataset).options_from_flags(flag_values)
 
 
+HELP_FLAGS = ("--help", "-h", "-?", "--helpshort", "--helpfull", "--helpxml")
+
+
+def _one_line_warning(message, category, filename, lineno, line=None):
+    """Warnings as one line (`SubsetWarning: ...`), without the source line Python echoes,
+    which reads like a traceback."""
+    return f"{category.__name__}: {message}\n"
+
+
 def run(main, define_flags=None) -> None:
-    """Entry point of a program: quiet TensorFlow, define its flags, run `main`."""
+    """Entry point of a program: quiet TensorFlow, define its flags, run `main`. --help
+    exits with status 0 (absl's exits with 1)."""
+    import warnings
+
     quiet_tensorflow()
+    warnings.formatwarning = _one_line_warning
     if define_flags is not None:
         define_flags()
-    app.run(usage_errors_in_one_line(main))
+    try:
+        app.run(usage_errors_in_one_line(main))
+    except SystemExit as exit_:
+        if exit_.code == 1 and any(arg in HELP_FLAGS for arg in sys.argv[1:]):
+            sys.exit(0)
+        raise

@@ -163,9 +163,14 @@ def main(argv):
         return 1
     except ValueError as error:  # bad flag values found before anything is written
         raise app.UsageError(str(error))
-    print(f"step {result['step']}: " + ", ".join(f"{k} {v:.5f}"
-                                                 for k, v in result["metrics"].items()))
-    print(f"seconds per step: {result['seconds_per_step']:.3f}")
+    if not result["steps_this_call"]:
+        print(f"{logdir} is complete: step {result['step']} of {result['total_steps']} "
+              f"(--niter={config.niter} epochs of {config.epoch_size} steps). To train longer, "
+              f"run the same command with a larger --niter (e.g. --niter={config.niter * 2}).")
+    else:
+        print(f"step {result['step']}: " + ", ".join(f"{k} {v:.5f}"
+                                                     for k, v in result["metrics"].items()))
+        print(f"seconds per step: {result['seconds_per_step']:.3f}")
     print(f"checkpoint:  {result['checkpoint']}")
     print(f"tensorboard: tensorboard --logdir={logdir}")
     if result["sample_gif"]:

@@ -249,6 +249,8 @@ def _loop(session: _Session, schedule: _Schedule, step, stream, first_batch, vid
                 break
         if max_steps is not None and steps_this_call >= max_steps:
             _save(manager, step, logdir, schedule.keep_every)
+            if schedule.verbose and step % config.epoch_size:
+                print()  # end the progress bar's line before the caller's summary
             break
         _save(manager, step, logdir, schedule.keep_every)
         if session.chief:
@@ -259,7 +261,8 @@ def _loop(session: _Session, schedule: _Schedule, step, stream, first_batch, vid
     train_writer.flush()
     test_writer.flush()
     seconds = time.time() - start_time
-    return {"step": step, "metrics": logs, "checkpoint": manager.latest_checkpoint,
+    return {"step": step, "metrics": logs, "complete": step >= total_steps,
+            "steps_this_call": steps_this_call, "total_steps": total_steps, "checkpoint": manager.latest_checkpoint,
             "logdir": logdir, "sample_gif": gif_path, "seconds": seconds,
             "seconds_per_step": seconds / max(steps_this_call, 1), "model": model}
 

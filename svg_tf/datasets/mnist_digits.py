@@ -80,12 +80,20 @@ def _online(timeout=3.0) -> bool:
 
 
 def _tfds_prepared(data_dir) -> bool:
+    """Whether TFDS mnist is on disk; TFDS's own warnings about empty folders it finds while
+    looking ("Variant folder ... has no dataset_info.json") are not shown."""
+    import absl.logging
+
+    previous = absl.logging.get_verbosity()
+    absl.logging.set_verbosity(absl.logging.ERROR)
     try:
         import tensorflow_datasets as tfds
 
         return tfds.builder("mnist", data_dir=data_dir).is_prepared()
     except Exception:
         return False
+    finally:
+        absl.logging.set_verbosity(previous)
 
 
 def _from_path(path, split):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 
@@ -20,7 +22,9 @@ def frechet_distance(features_a, features_b):
         raise ValueError("the Fréchet distance needs at least 2 feature vectors per set")
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    root, _ = scipy.linalg.sqrtm(cov_a @ cov_b, disp=False)
+    with warnings.catch_warnings():  # an ill-conditioned product is handled just below
+        warnings.simplefilter("ignore")
+        root = scipy.linalg.sqrtm(cov_a @ cov_b)
     if not np.all(np.isfinite(root)):  # near-singular product: regularise as FID code does
         offset = np.eye(len(cov_a)) * 1e-6
         root = scipy.linalg.sqrtm((cov_a + offset) @ (cov_b + offset))

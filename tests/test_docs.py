@@ -1,0 +1,70 @@
+"""The documentation points at things that exist: every relative link and image in README.md
+and docs/*.md resolves, and every `python -m svg_tf.PROGRAM --flag` shown names a real
+program and a flag it defines."""
+
+import dataclasses
+import glob
+import os
+import re
+
+import pytest
+
+from svg_tf.config import SVGConfig
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PAGES = [os.path.join(ROOT, "README.md")] + sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))
+ABSL_FLAGS = {"help", "helpfull", "helpshort", "helpxml", "flagfile", "undefok", "verbosity",
+              "v", "logtostderr", "alsologtostderr", "log_dir", "only_check_args", "pdb",
+              "pdb_post_mortem", "run_with_pdb", "run_with_profiling", "profile_file",
+              "use_cprofile_for_profiling", "stderrthreshold", "showprefixforinfo"}
+
+
+def _links(text):
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if not re.match(r"[a-z]+://|#|mailto:", target):
+            yield target.split("#")[0]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: os.path.relpath(p, ROOT))
+def test_relative_links_and_images_resolve(page):
+    text = open(page, encoding="utf-8").read()
+    missing = [t for t in _links(text)
+               if t and not os.path.exists(os.path.join(os.path.dirname(page), t))]
+    assert not missing, missing
+
+
+def program_flags(program: str) -> set:
+    """The flags a program defines, read from its source (DEFINE_* calls; train's are
+    generated from the config fields)."""
+    path = os.path.join(ROOT, *program.split(".")) + ".py"
+    if not os.path.exists(path):
+        return set()
+    text = open(path, encoding="utf-8").read()
+    names = set(re.findall(r"DEFINE_\w+\(\s*\"(\w+)\"", text))
+    if program == "svg_tf.train":
+        names |= {f.metadata["flag"] or f.name for f in dataclasses.fields(SVGConfig)}
+    return names | ABSL_FLAGS
+
+
+def _commands(text):
+    text = text.replace("\\\n", " ")
+    for line in text.splitlines():
+        for match in re.finditer(r"python -m (svg_tf(?:\.[a-z_]+)+)(.*)", line):
+            command = re.split(r"&&|\s#\s|`", match.group(2))[0]
+            yield match.group(1), re.findall(r"(?<![\w-])--([a-z_0-9]+)", command)
+
+
+def test_every_command_shown_names_a_real_program_and_its_flags():
+    problems = []
+    seen = 0
+    for page in PAGES:
+        for program, used in _commands(open(page, encoding="utf-8").read()):
+            seen += 1
+            defined = program_flags(program)
+            if not defined:
+                problems.append(f"{os.path.relpath(page, ROOT)}: no program {program}")
+                continue
+            problems += [f"{os.path.relpath(page, ROOT)}: {program} has no --{flag}"
+                         for flag in used if flag not in defined]
+    assert seen > 20
+    assert not problems, problems
