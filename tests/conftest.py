@@ -12,7 +12,8 @@ from svg_tf.config import get_config  # noqa: E402
 # The slowest files first: pytest-xdist (--dist loadfile) hands whole files to whichever
 # worker is free in collection order, so a long file collected last would run alone at the
 # end while the other core idles.
-_SLOWEST_FIRST = ("test_train.py", "test_evaluate.py", "test_export.py", "test_training.py",
+_SLOWEST_FIRST = ("test_train.py", "test_damaged_runs.py", "test_evaluate.py", "test_i3d.py",
+                  "test_export.py", "test_training.py",
                   "test_sample.py", "test_reliability.py", "test_distributed.py",
                   "test_kth_bair.py", "test_bench.py", "test_convert_pytorch.py")
 

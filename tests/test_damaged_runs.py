@@ -217,6 +217,13 @@ def test_every_program_refuses_damaged_runs_and_bad_flags_in_one_line(run, tmp_p
         assert not (tmp_path / name).exists(), name
 
 
+def test_a_finished_run_reports_complete_without_training(run, tmp_path):
+    logdir = _copy(run, str(tmp_path), "run")
+    again = train(tiny_config("lp", niter=1, epoch_size=2), logdir, verbose=0,
+                  dataset_options=MNIST, strategy="default")
+    assert again["complete"] and again["steps_this_call"] == 0 and again["step"] == 2
+
+
 def test_train_refuses_checkpoints_without_their_index_and_names_the_way_out(run, tmp_path):
     logdir = _copy(run, str(tmp_path), "run", DAMAGES["no_index"])
     with pytest.raises(FileReadError) as info:
@@ -248,8 +255,8 @@ def test_evaluate_records_the_checkpoint_it_restored_and_recomputes_a_damaged_ba
     from svg_tf.evaluation import evaluate_run
 
     logdir = _copy(run, str(tmp_path), "run")
-    options = dict(num_samples=2, num_sequences=4, batch_size=2, dataset_options=MNIST,
-                   progress=False)
+    options = dict(num_samples=1, num_sequences=2, batch_size=1, bn="running",
+                   dataset_options=MNIST, progress=False)
     first = evaluate_run(logdir, **options)
     assert first["protocol"]["checkpoint"] == "ckpt-2"
     partial = os.path.join(logdir, "eval", first["protocol"]["scores_dir"])
@@ -345,6 +352,13 @@ def test_kth_without_manifest_stops_after_short_clips_in_a_row(tmp_path, monkeyp
     config = tiny_config("lp", niter=1, epoch_size=2)
     config = type(config).from_dict({**config.to_dict(), "dataset": "kth", "n_eval": 8})
     with pytest.raises(TrainingError, match="20 clips in a row are shorter than seq_len=6"):
+        train(config, str(tmp_path / "run"), data_dir=str(tmp_path / "kth"), verbose=0,
+              strategy="default")
+    assert not os.path.exists(tmp_path / "run")
+    # Long training clips, but a test split (the pictures' source) of short clips only.
+    _kth_shard(folder / "person01_walking_d1.tfrecord", clips=3, frames=30)
+    _kth_shard(tmp_path / "kth" / "test" / "person21_walking_d1.tfrecord", clips=3, frames=4)
+    with pytest.raises(TrainingError, match="test split holds no sequence of n_eval=8"):
         train(config, str(tmp_path / "run"), data_dir=str(tmp_path / "kth"), verbose=0,
               strategy="default")
     assert not os.path.exists(tmp_path / "run")

@@ -332,3 +332,18 @@ def test_torch_file_errors_are_file_read_errors_with_one_line(tmp_path):
         torch_file.load(missing)
     bad_zip = write(tmp_path, "bad.pth", b"PK\x03\x04" + bytes(40))
     refused(bad_zip, "zip")
+
+
+def test_checkpoint_structure_errors_are_named_not_type_errors(tmp_path):
+    from svg_tf.torch_interop.authors_checkpoint import CheckpointError, read_checkpoint
+
+    modules = b"".join(value(name) + b"}" + b"s" for name in
+                       ("encoder", "decoder", "frame_predictor", "posterior"))
+    opt = value("opt") + glob("__main__", "Opt") + b")\x81s"  # a class of the user's script
+    path = write(tmp_path, "opt.pth", legacy(b"}" + modules + opt, {}))
+    with pytest.raises(CheckpointError, match="'opt' is a Opt"):
+        read_checkpoint(path)
+    mixed = b"}" + value(1) + value(0) + b"s" + value("a") + value(0) + b"s"  # keys 1 and "a"
+    path = write(tmp_path, "mixed.pth", legacy(mixed, {}))
+    with pytest.raises(CheckpointError, match=r"found keys \['1', 'a'\]"):
+        read_checkpoint(path)

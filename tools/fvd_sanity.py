@@ -50,10 +50,11 @@ def blurred(videos, sigma=2.0):
     kernel = np.exp(-x ** 2 / (2 * sigma ** 2))
     kernel /= kernel.sum()
     frames = tf.reshape(videos, [-1, *videos.shape[2:]])
-    frames = tf.nn.depthwise_conv2d(frames, kernel[:, None, None, None] * np.ones((1, 1, 1, 1)),
-                                    [1, 1, 1, 1], "SAME")
-    frames = tf.nn.depthwise_conv2d(frames, kernel[None, :, None, None] * np.ones((1, 1, 1, 1)),
-                                    [1, 1, 1, 1], "SAME")
+    channels = videos.shape[-1]
+    column = np.tile(kernel[:, None, None, None], (1, 1, channels, 1)).astype(np.float32)
+    row = np.tile(kernel[None, :, None, None], (1, 1, channels, 1)).astype(np.float32)
+    frames = tf.nn.depthwise_conv2d(frames, column, [1, 1, 1, 1], "SAME")
+    frames = tf.nn.depthwise_conv2d(frames, row, [1, 1, 1, 1], "SAME")
     return tf.reshape(frames, videos.shape).numpy()
 
 
