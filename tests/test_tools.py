@@ -30,3 +30,14 @@ def test_read_scalar_takes_the_tag_and_the_resumed_run_last(tmp_path):
         read_scalar(run, "mse")
     with pytest.raises(ValueError, match="no TensorBoard event files"):
         read_scalar(str(tmp_path / "missing"), "per_frame/loss")
+
+
+def test_prior_over_training_reads_the_logged_value_at_or_before_a_step():
+    from prior_over_training import at_step, markdown
+
+    values = {50: 0.5, 100: 0.25, 150: 0.125}
+    assert at_step(values, 100) == 0.25 and at_step(values, 149) == 0.25
+    assert at_step(values, 10) is None
+    table = markdown([{"step": 1000, "ratio": 1.014, "best_shift": -1,
+                       "best_shift_ratio": 1.027, "loss": 0.0123, "kl": 0.45}])
+    assert "| 1,000 | 1.014 | -1 (1.027) | 0.01230 | 0.450 |" in table

