@@ -97,14 +97,17 @@ def main(argv):
     if not FLAGS.logdir or not FLAGS.out:
         raise app.UsageError("--logdir and --out are required")
     options = cli.run_dataset_options(FLAGS.logdir, FLAGS)
+    print(f"sampling {FLAGS.num_samples} continuations of test sequence {FLAGS.index} (with "
+          f"the {FLAGS.batch_size} sequences of its batch) ...", flush=True)
     try:
         path, rows = generate(FLAGS.logdir, FLAGS.out, FLAGS.num_samples, FLAGS.num_random,
                               FLAGS.n_eval, FLAGS.index, FLAGS.seed, FLAGS.data_dir, options,
                               bn=FLAGS.bn, batch_size=FLAGS.batch_size)
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error))
-    print(f"wrote {path}: rows = ground truth, best of {FLAGS.num_samples} (SSIM), "
-          f"{len(rows) - 2} random samples")
+    layout = "panels, left to right" if path.endswith(".gif") else "rows, top to bottom"
+    print(f"wrote {path} ({layout}): ground truth, best of {FLAGS.num_samples} by SSIM, "
+          f"{len(rows) - 2} random samples; green frames are context, red predicted")
     return 0
 
 
