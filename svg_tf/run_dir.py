@@ -283,7 +283,7 @@ def kept_checkpoints(logdir: str) -> list[str]:
     """The kept checkpoint prefixes of a run, by step."""
     indexes = tf.io.gfile.glob(os.path.join(kept_dir(logdir), "ckpt-*.index"))
     prefixes = [p[:-len(".index")] for p in indexes]
-    return sorted(prefixes, key=lambda p: int(p.rsplit("-", 1)[1]))
+    return sorted(prefixes, key=_step_of)
 
 
 def _alive(pid: int) -> bool:

@@ -284,8 +284,7 @@ def _load_legacy(path, context):
         views.append((Storage(storage_type.dtype, view_size, context), root, offset))
         return views[-1][0]
 
-    obj, pos = safe_pickle.loads(data, path, safe_pickle.Profile(
-        _profile().globals, stand_ins=True), persistent_load, start=pos)
+    obj, pos = safe_pickle.loads(data, path, _profile(), persistent_load, start=pos)
     keys, pos = safe_pickle.loads(data, path, start=pos)
     if not isinstance(keys, list):
         raise FileReadError(path, "damaged storage key list")
