@@ -341,9 +341,9 @@ def test_exports_and_conversions_are_complete_or_absent_and_have_one_writer(run,
 
 
 def test_kth_without_manifest_stops_after_short_clips_in_a_row(tmp_path, monkeypatch):
-    from svg_tf.datasets import kth
+    from svg_tf.datasets import clip_records
 
-    monkeypatch.setattr(kth, "MAX_SHORT_IN_A_ROW", 20)
+    monkeypatch.setattr(clip_records, "MAX_SHORT_IN_A_ROW", 20)
     folder = tmp_path / "kth" / "train"
     folder.mkdir(parents=True)
     _kth_shard(folder / "person01_walking_d1.tfrecord", clips=3, frames=4)

@@ -9,20 +9,20 @@ does, with the same bicubic scaler.
 Layout written to out_dir:
     {train,test}/person{PP}_{action}.tfrecord   one shard per person and action
     manifest.json                               clips and frames per split and action
-Each record is one clip: context person (int64), action, scenario, video (bytes), clip
-(int64), num_frames (int64), height, width; feature list `frames` holds one PNG per frame.
-A shard is written to `NAME.tmp` and renamed when complete, so a crash never leaves a
-half-written shard that looks finished, and a re-run skips the shards that exist.
+Each record is one clip in the shared clip format (clip_records): context person (int64),
+action, scenario, video (bytes), clip (int64), clip_name, num_frames, height, width;
+feature list `frames` holds one PNG per frame. Shards and manifest are written by
+shard_writer: a killed conversion resumes, a re-run skips the shards that exist.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 
 import numpy as np
-import tensorflow as tf
+
+from svg_tf.datasets import clip_records, shard_writer
 
 ACTIONS = ("boxing", "handclapping", "handwaving", "jogging", "running", "walking")
 _NAME = re.compile(r"person(\d+)_([a-z]+)_(d\d)")
@@ -85,22 +85,9 @@ def decode_video(path, image_size=64):
 
 
 def clip_example(frames, person, action, scenario, video, clip):
-    encoded = [tf.io.encode_png(f[..., None]).numpy() for f in frames]
-    context = tf.train.Features(feature={
-        "person": _int(person), "action": _bytes(action), "scenario": _bytes(scenario),
-        "video": _bytes(video), "clip": _int(clip), "num_frames": _int(len(frames)),
-        "height": _int(frames.shape[1]), "width": _int(frames.shape[2])})
-    lists = tf.train.FeatureLists(feature_list={"frames": tf.train.FeatureList(
-        feature=[tf.train.Feature(bytes_list=tf.train.BytesList(value=[e])) for e in encoded])})
-    return tf.train.SequenceExample(context=context, feature_lists=lists)
-
-
-def _int(value):
-    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
-
-
-def _bytes(value):
-    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
+    """One clip of a KTH video as a record (the shared clip format, with KTH's context)."""
+    return clip_records.clip_example(frames, person=person, action=action, scenario=scenario,
+                                     video=video, clip=clip)
 
 
 def find_videos(raw_dir):
@@ -133,87 +120,33 @@ def convert(raw_dir, out_dir, sequences_file=None, image_size=64, train_persons=
             key = (split_of[person], f"person{person:02d}_{action}")
             shards.setdefault(key, []).append(path)
 
-    manifest_path = os.path.join(out_dir, "manifest.json")
-    manifest = _read_json(manifest_path) or {}
-    shard_info = manifest.get("shards", {})
-    todo = [k for k in sorted(shards)
-            if not os.path.exists(os.path.join(out_dir, k[0], k[1] + ".tfrecord"))]
-    bar = _progress(len(todo), progress)
-    for split, name in sorted(shards):
-        final = os.path.join(out_dir, split, name + ".tfrecord")
-        if os.path.exists(final) and f"{split}/{name}" in shard_info:
-            continue
-        if os.path.exists(final):  # finished by a run whose manifest was lost: recount
-            shard_info[f"{split}/{name}"] = _count_shard(final)
-            continue
-        os.makedirs(os.path.dirname(final), exist_ok=True)
-        tmp = final + ".tmp"
-        info = {"clips": 0, "frames": 0, "action": name.split("_", 1)[1], "clip_lengths": []}
-        with tf.io.TFRecordWriter(tmp) as writer:
-            for path in shards[(split, name)]:
-                person, action, scenario = parse_name(path)
-                video = f"person{person:02d}_{action}_{scenario}"
-                frames = decode_video(path, image_size)
-                spans = (sequences.get(video) if sequences is not None
-                         else [(1, len(frames))]) or []
-                for clip, (start, end) in enumerate(spans):
-                    clip_frames = frames[start - 1:min(end, len(frames))]
-                    if len(clip_frames) == 0:
-                        continue
-                    writer.write(clip_example(clip_frames, person, action, scenario, video,
-                                              clip).SerializeToString())
-                    info["clips"] += 1
-                    info["frames"] += len(clip_frames)
-                    info["clip_lengths"].append(len(clip_frames))
-        os.replace(tmp, final)
-        shard_info[f"{split}/{name}"] = info
-        bar.update(1)
-    bar.close()
-    manifest = _summarise(shard_info, image_size, sequences_file, train_persons, test_persons)
-    os.makedirs(out_dir, exist_ok=True)
-    tmp = manifest_path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(manifest, f, indent=2, sort_keys=True)
-    os.replace(tmp, manifest_path)
-    return manifest
+    plan = {f"{split}/{name}": paths for (split, name), paths in sorted(shards.items())}
+
+    def read_clips(path):
+        person, action, scenario = parse_name(path)
+        video = f"person{person:02d}_{action}_{scenario}"
+        frames = decode_video(path, image_size)
+        spans = (sequences.get(video) if sequences is not None else [(1, len(frames))]) or []
+        for clip, (start, end) in enumerate(spans):
+            clip_frames = frames[start - 1:min(end, len(frames))]
+            if len(clip_frames):
+                yield f"{video}#{clip}", clip_frames, dict(
+                    person=person, action=action, scenario=scenario, video=video, clip=clip)
+
+    settings = {"dataset": "kth", "image_size": image_size, "channels": 1,
+                "sequences_file": os.path.basename(sequences_file) if sequences_file else None,
+                "train_persons": str(train_persons), "test_persons": str(test_persons)}
+    return shard_writer.write_shards(out_dir, plan, read_clips, settings,
+                                     summarise=_summarise, progress=progress)
 
 
-def _summarise(shard_info, image_size, sequences_file, train_persons, test_persons):
-    splits = {}
+def _summarise(shard_info):
+    """Clips and frames per split and per action (the action is in the shard's name)."""
+    splits = shard_writer.summarise_splits(shard_info)
     for key, info in shard_info.items():
-        split = key.split("/")[0]
-        entry = splits.setdefault(split, {"clips": 0, "frames": 0, "actions": {}})
-        entry["clips"] += info["clips"]
-        entry["frames"] += info["frames"]
-        action = entry["actions"].setdefault(info["action"], {"clips": 0, "frames": 0})
+        split, name = key.split("/")
+        actions = splits[split].setdefault("actions", {})
+        action = actions.setdefault(name.split("_", 1)[1], {"clips": 0, "frames": 0})
         action["clips"] += info["clips"]
         action["frames"] += info["frames"]
-    return {"dataset": "kth", "image_size": image_size, "channels": 1,
-            "sequences_file": os.path.basename(sequences_file) if sequences_file else None,
-            "train_persons": str(train_persons), "test_persons": str(test_persons),
-            "splits": splits, "shards": shard_info}
-
-
-def _count_shard(path):
-    info = {"clips": 0, "frames": 0, "action": None, "clip_lengths": []}
-    for record in tf.data.TFRecordDataset(path):
-        example = tf.train.SequenceExample.FromString(record.numpy())
-        count = example.context.feature["num_frames"].int64_list.value[0]
-        info["action"] = example.context.feature["action"].bytes_list.value[0].decode()
-        info["clips"] += 1
-        info["frames"] += int(count)
-        info["clip_lengths"].append(int(count))
-    return info
-
-
-def _read_json(path):
-    if os.path.exists(path):
-        with open(path) as f:
-            return json.load(f)
-    return None
-
-
-def _progress(total, enabled):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="KTH shards", unit="shard", disable=not enabled)
+    return splits

@@ -1,0 +1,174 @@
+"""Writing clip shards resumably, with their manifest: the one mechanism behind the KTH
+converter (data/convert_kth.py) and svg_tf.prepare_videos.
+
+A plan maps shard keys ("train/person01_boxing") to the sources that go into that shard.
+Each shard is written to NAME.tfrecord.tmp and renamed when complete, and manifest.json is
+rewritten atomically after every shard with "complete": false until the last one. So a
+killed preparation resumes at the first unfinished shard, a half-written shard never looks
+finished, and readers refuse a preparation that did not finish. A re-run whose settings or
+sources differ from those the finished shards were made from is refused, never mixed in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Callable, Iterable
+
+import tensorflow as tf
+
+from svg_tf.datasets.clip_records import clip_example
+from svg_tf.errors import FileReadError
+
+MANIFEST = "manifest.json"
+
+
+class PreparationError(ValueError):
+    """The output folder holds another preparation than the one asked for."""
+
+
+def write_shards(out_dir: str, plan: dict[str, list[str]],
+                 read_clips: Callable[[str], Iterable[tuple[str, object, dict]]],
+                 settings: dict, *, summarise: Callable[[dict], dict] | None = None,
+                 skip_bad: bool = False, unit: str = "video", progress: bool = True,
+                 source_name: Callable[[str], str] = os.path.basename) -> dict:
+    """Write every shard of `plan` not yet written; returns the manifest.
+
+    Args:
+      plan: shard key "split/name" -> its sources (file paths, in order).
+      read_clips: source -> iterable of (clip name, uint8 frames `[T, H, W(, C)]`, context).
+        It raises FileReadError for a source it cannot read.
+      settings: how the data was made (frame size, channels, ...): the manifest's top-level
+        fields, which a resume must match.
+      summarise: shard infos -> per-split summary (default: clips and frames per split).
+      skip_bad: skip unreadable sources (named in the log and the manifest's "skipped")
+        instead of stopping at the first.
+      source_name: how a source is named in the manifest (default: its file name).
+    """
+    manifest_path = os.path.join(out_dir, MANIFEST)
+    old = _read_manifest(manifest_path)
+    for key, value in settings.items():
+        if old is not None and key in old and old[key] != value:
+            raise PreparationError(
+                f"{out_dir} was prepared with {key}={old[key]!r}, not {value!r}: prepare "
+                "into a new folder, or re-run with the flags it was made with")
+    shard_info = dict((old or {}).get("shards", {}))
+    summarise = summarise or summarise_splits
+    todo = [key for key in plan if not _finished(out_dir, key, plan[key], shard_info,
+                                                   source_name)]
+    bar = _progress(sum(len(plan[k]) for k in todo), progress, unit)
+
+    def save(complete):
+        manifest = dict(settings, complete=complete, splits=summarise(shard_info),
+                        shards=shard_info)
+        os.makedirs(out_dir, exist_ok=True)
+        tmp = manifest_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(manifest, f, indent=2, sort_keys=True)
+        os.replace(tmp, manifest_path)
+        return manifest
+
+    for key in todo:
+        final = os.path.join(out_dir, key + ".tfrecord")
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        info = {"clips": 0, "frames": 0, "clip_lengths": [], "clip_names": [],
+                "sources": [source_name(s) for s in plan[key]]}
+        tmp = final + ".tmp"
+        try:
+            with tf.io.TFRecordWriter(tmp) as writer:
+                for source in plan[key]:
+                    written = _write_source(writer, source, read_clips, info, skip_bad)
+                    bar.update(1)
+                    bar.set_postfix(frames=info["frames"] + written, refresh=False)
+            os.replace(tmp, final)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        shard_info[key] = info
+        save(complete=False)
+    bar.close()
+    return save(complete=True)
+
+
+def _write_source(writer, source, read_clips, info, skip_bad):
+    """Write the clips of one source once all of them decoded (a source that fails half-way
+    adds nothing); returns its frames."""
+    try:
+        clips = [(name, len(frames), clip_example(frames, clip_name=name, **context))
+                 for name, frames, context in read_clips(source)]
+    except FileReadError as error:
+        if not skip_bad:
+            raise
+        logging.warning("skipped %s", error)
+        info.setdefault("skipped", []).append(str(error))
+        return 0
+    for name, length, example in clips:
+        writer.write(example.SerializeToString())
+        info["clips"] += 1
+        info["frames"] += length
+        info["clip_lengths"].append(length)
+        info["clip_names"].append(name)
+    return sum(length for _, length, _ in clips)
+
+
+def _finished(out_dir, key, sources, shard_info, source_name):
+    """Whether shard `key` exists from an earlier run made of the same sources; a shard
+    made from other sources is refused. A shard finished by a run killed before its
+    manifest was rewritten is recounted from its records."""
+    final = os.path.join(out_dir, key + ".tfrecord")
+    if not os.path.exists(final):
+        shard_info.pop(key, None)
+        return False
+    names = [source_name(s) for s in sources]
+    if key not in shard_info:
+        shard_info[key] = dict(count_shard(final), sources=names)
+    recorded = shard_info[key].get("sources")
+    if recorded is not None and recorded != names:
+        raise PreparationError(
+            f"{final} was made from other sources ({len(recorded)} files, first "
+            f"{recorded[:1]}) than this run plans ({len(names)}, first {names[:1]}): the "
+            "source folder changed; prepare into a new folder")
+    return True
+
+
+def count_shard(path):
+    """Clips, frames, clip lengths and names of a finished shard, read from its records."""
+    info = {"clips": 0, "frames": 0, "clip_lengths": [], "clip_names": []}
+    for record in tf.data.TFRecordDataset(path):
+        context = tf.train.SequenceExample.FromString(record.numpy()).context.feature
+        count = int(context["num_frames"].int64_list.value[0])
+        name = context["clip_name"].bytes_list.value if "clip_name" in context else []
+        info["clips"] += 1
+        info["frames"] += count
+        info["clip_lengths"].append(count)
+        info["clip_names"].append(name[0].decode() if name else f"clip {info['clips'] - 1}")
+    return info
+
+
+def summarise_splits(shard_info: dict) -> dict:
+    """split -> {"clips", "frames"} over the shards written so far."""
+    splits = {}
+    for key, info in shard_info.items():
+        entry = splits.setdefault(key.split("/")[0], {"clips": 0, "frames": 0})
+        entry["clips"] += info["clips"]
+        entry["frames"] += info["frames"]
+    return splits
+
+
+def _read_manifest(path):
+    if not os.path.exists(path):
+        return None
+    from svg_tf.run_dir import read_json
+
+    manifest = read_json(path, "manifest of an earlier preparation")
+    if not isinstance(manifest, dict):
+        raise FileReadError(path, "expected a JSON object (the manifest of an earlier "
+                                  "preparation)")
+    return manifest
+
+
+def _progress(total, enabled, unit):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="preparing", unit=unit, disable=not enabled)
