@@ -5,7 +5,7 @@ import sys
 
 from svg_tf import cli
 
-PROGRAMS = ["svg_tf.train", "svg_tf.evaluate", "svg_tf.convert_pytorch"]
+PROGRAMS = ["svg_tf.train", "svg_tf.evaluate", "svg_tf.convert_pytorch", "svg_tf.prepare_videos"]
 
 
 def test_help_exits_zero_and_lists_the_flags():

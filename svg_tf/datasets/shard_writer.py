@@ -69,6 +69,7 @@ def write_shards(out_dir: str, plan: dict[str, list[str]],
         os.replace(tmp, manifest_path)
         return manifest
 
+    frames = 0
     for key in todo:
         final = os.path.join(out_dir, key + ".tfrecord")
         os.makedirs(os.path.dirname(final), exist_ok=True)
@@ -78,9 +79,9 @@ def write_shards(out_dir: str, plan: dict[str, list[str]],
         try:
             with tf.io.TFRecordWriter(tmp) as writer:
                 for source in plan[key]:
-                    written = _write_source(writer, source, read_clips, info, skip_bad)
+                    frames += _write_source(writer, source, read_clips, info, skip_bad)
+                    bar.set_postfix(frames=frames, refresh=False)
                     bar.update(1)
-                    bar.set_postfix(frames=info["frames"] + written, refresh=False)
             os.replace(tmp, final)
         finally:
             if os.path.exists(tmp):
