@@ -14,7 +14,8 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from svg_tf.models.layers import ConvBlock, merge_groups, split_groups, track_layers
+from svg_tf.models.layers import (ConvBlock, build_sublayers, merge_groups, split_groups,
+                                  track_layers)
 
 # Channel multiplier of each down-sampling stage per frame size: the sizes a backbone supports.
 STAGE_MULTIPLIERS = {64: (1, 2, 4, 8), 128: (1, 2, 4, 8, 8)}
@@ -69,6 +70,9 @@ class DCGANEncoder(_Backbone):
         self.head = ConvBlock(self.g_dim, 4, padding="valid", activation="tanh",
                               name=f"c{len(self.stages) + 1}")
 
+    def build(self, input_shape):
+        build_sublayers(self, input_shape)
+
     def call(self, x, training=False):
         skips = []
         for block in self.blocks:
@@ -92,6 +96,9 @@ class DCGANDecoder(_Backbone):
                       name=f"upc{i + 2}")
             for i, c in enumerate(outputs)])
 
+    def build(self, g_shape, skips_shape):
+        build_sublayers(self, g_shape, skips_shape)
+
     def call(self, g, skips, training=False):
         x = self.head(_as_map(g), training=training)
         for block, skip in zip(self.blocks, reversed(skips)):
@@ -112,6 +119,9 @@ class VGGEncoder(_Backbone):
             for s, c in enumerate(self.stages)]
         self.head = ConvBlock(self.g_dim, 4, padding="valid", activation="tanh",
                               name=f"c{len(self.stages) + 1}")
+
+    def build(self, input_shape):
+        build_sublayers(self, input_shape)
 
     def call(self, x, training=False):
         skips = []
@@ -143,6 +153,9 @@ class VGGDecoder(_Backbone):
                           ConvBlock(self.channels, 3, transpose=True, normalize=False,
                                     activation="sigmoid")]
             self.stage_blocks.append(track_layers(self, f"stage{s}", blocks))
+
+    def build(self, g_shape, skips_shape):
+        build_sublayers(self, g_shape, skips_shape)
 
     def call(self, g, skips, training=False):
         x = self.head(_as_map(g), training=training)

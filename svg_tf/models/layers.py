@@ -81,6 +81,21 @@ def ema_weights(order, groups, momentum):
     return (1.0 - m) ** count, weights
 
 
+def build_sublayers(layer, *shapes):
+    """Build a layer made of other layers for inputs of `shapes` (a shape, or a list of
+    shapes for a list argument) by tracing its `call` on symbolic tensors, which builds every
+    sub-layer. Composite layers call this from `build`: without a `build` of their own, Keras
+    warns when a deserialised layer is rebuilt from its saved shapes."""
+
+    def symbolic(shape):
+        if shape and isinstance(shape[0], (list, tuple)):
+            return [symbolic(s) for s in shape]
+        return keras.KerasTensor(tuple(shape), dtype=layer.compute_dtype)
+
+    if not all(sub.built for sub in layer._flatten_layers(include_self=False)):
+        layer.compute_output_spec(*[symbolic(s) for s in shapes])
+
+
 def merge_groups(x):
     """[G, B, ...] -> [G*B, ...] (the trailing dims must be static)."""
     return tf.reshape(x, [-1] + list(x.shape[2:]))
@@ -114,6 +129,9 @@ class ConvBlock(keras.layers.Layer):
                              kernel_initializer=conv_init(), bias_initializer="zeros",
                              name="conv")
         self.norm = FrameBatchNorm(name="bn") if normalize else None
+
+    def build(self, input_shape):
+        build_sublayers(self, input_shape)
 
     def call(self, x, training=False):
         groups = tf.shape(x)[0]

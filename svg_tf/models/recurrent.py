@@ -14,7 +14,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from svg_tf.models.layers import conv_init, track_layers
+from svg_tf.models.layers import build_sublayers, conv_init, track_layers
 
 tfd = tfp.distributions
 
@@ -81,6 +81,9 @@ class _LSTMCore(keras.layers.Layer):
         self.embed = _dense(hidden_size, "embed")
         self.cells = track_layers(self, "cell", [
             TorchLSTMCell(hidden_size, name=f"lstm_{i}") for i in range(num_layers)])
+
+    def build(self, input_shape):
+        build_sublayers(self, input_shape)
 
     def initial_state(self, batch_size, dtype=tf.float32):
         zeros = tf.zeros([batch_size, self.hidden_size], dtype)
