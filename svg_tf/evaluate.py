@@ -82,7 +82,9 @@ def summary_line(result) -> str:
             parts.append(f"{name} {overall['best_' + name]:.4f}{unit}{note}")
         else:
             parts.append(f"{name} {overall[name]:.1f} ({result[name]['num_videos'][0]} videos)")
-    return (f"[{protocol['name']}] best-of-{protocol['num_samples']} over "
+    tag = ("no --protocol: the run's own horizon" if protocol["name"] == "custom"
+           else f"protocol {protocol['name']}")
+    return (f"[{tag}] best-of-{protocol['num_samples']} over "
             f"{protocol['num_sequences']} sequences, frames {result['frames'][0]}-"
             f"{result['frames'][-1]}: " + ", ".join(parts))
 

@@ -59,3 +59,17 @@ def test_fvd_sees_the_frames_the_protocol_says():
     fitvid = collect(videos, samples, 2, "predicted", np.random.default_rng(1))
     assert fitvid["fvd_real"].shape == fitvid["fvd_generated"].shape == (2, 3, 4, 4, 1)
     np.testing.assert_array_equal(fitvid["fvd_generated"], srvp["fvd_generated"][:, 2:])
+
+
+def test_the_summary_line_names_the_protocol_or_says_there_is_none():
+    from svg_tf.evaluate import summary_line
+
+    result = {"protocol": {"name": "custom", "num_samples": 100, "num_sequences": 256,
+                           "ssim": "gaussian",
+                           "metrics": {"ssim": {"kind": "frame", "unit": ""}}},
+              "overall": {"best_ssim": 0.81234}, "frames": [6, 30]}
+    line = summary_line(result)
+    assert line.startswith("[no --protocol: the run's own horizon] best-of-100 over 256")
+    assert "frames 6-30: ssim 0.8123 (gaussian)" in line
+    result["protocol"]["name"] = "srvp"
+    assert summary_line(result).startswith("[protocol srvp] best-of-100")
