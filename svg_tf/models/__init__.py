@@ -1,8 +1,8 @@
-"""Keras models of SVG: backbones, recurrent parts and the SVG model itself."""
+"""Keras models of SVG: backbones, recurrent parts, latents, generation and the model."""
 
 from svg_tf.models.backbones import make_backbone
+from svg_tf.models.build import build_model
 from svg_tf.models.recurrent import GaussianLSTM, LSTMStack
-from svg_tf.models.svg import SVG, build_model, skip_frame_indices
+from svg_tf.models.svg import SVG
 
-__all__ = ["SVG", "build_model", "skip_frame_indices", "make_backbone", "GaussianLSTM",
-           "LSTMStack"]
+__all__ = ["SVG", "build_model", "make_backbone", "GaussianLSTM", "LSTMStack"]

@@ -10,23 +10,26 @@ one batched call and all T-1 predictions decoded in one; only the LSTM cells loo
 
 Noise is stateless: eps is a pure function of (config.seed, optimizer step), drawn for the
 global batch and sliced per replica, so a step on N replicas equals a step on one device.
+
+Generation (sample, reconstruct, prior_on_frames) is in generation.py; the priors, the skip
+policy and the predictor's input in latents.py; the optimizer and dtype policy in build.py.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from svg_tf.config import SKIP_MODES, SVGConfig
+from svg_tf.config import SVGConfig
 from svg_tf.config import get_config as preset_config
 from svg_tf.models.backbones import make_backbone
+from svg_tf.models.generation import Generation, TracedFunctions
+from svg_tf.models.latents import SkipPolicy, encoder_call_order, make_prior, predictor_input
 from svg_tf.models.layers import batch_norm_updates
 from svg_tf.models.recurrent import GaussianLSTM, LSTMStack, reparameterize
-from svg_tf.optimizers import make_optimizer
 
 tfd = tfp.distributions
 
@@ -34,125 +37,8 @@ _TRAIN_SALT = 0
 _TEST_SALT = 1
 
 
-class SkipPolicy:
-    """Which frame's encoder skip tensors the decoder gets: the one rule that training,
-    sampling and reconstruction all ask.
-
-    last:     the last ground-truth frame before t, at most frame n_past-1 (the paper);
-    original: as the authors' code, refreshed only while t < n_past, so frame n_past-2;
-    every:    frame t-1 at every step (the authors' --last_frame_skip), generated frames
-              included.
-    """
-
-    def __init__(self, mode: str):
-        if mode not in SKIP_MODES:
-            raise ValueError(f"skip={mode!r} is invalid: expected one of {list(SKIP_MODES)}")
-        self.mode = mode
-
-    def indices(self, n_past: int, seq_len: int) -> list[int]:
-        """For each step t = 1 .. seq_len-1, the frame whose skips feed the decoder."""
-        if self.mode == "last":
-            return [min(t - 1, n_past - 1) for t in range(1, seq_len)]
-        if self.mode == "original":
-            return [min(t - 1, max(n_past - 2, 0)) for t in range(1, seq_len)]
-        return [t - 1 for t in range(1, seq_len)]
-
-    def first_generated(self, n_past: int) -> int:
-        """The context frame whose skips decode the first predicted frame."""
-        return self.indices(n_past, n_past + 1)[-1]
-
-    @property
-    def follows_generated_frames(self) -> bool:
-        """Whether each generated frame's own skips feed the next step (mode every)."""
-        return self.mode == "every"
-
-
-def skip_frame_indices(mode: str, n_past: int, seq_len: int) -> list[int]:
-    """`SkipPolicy(mode).indices(n_past, seq_len)`."""
-    return SkipPolicy(mode).indices(n_past, seq_len)
-
-
-def encoder_call_order(seq_len: int) -> list[int]:
-    """Frames in the order the authors' training step encodes them: enc(x_{t-1}), enc(x_t)
-    for t = 1 .. T-1, i.e. 0, 1, 1, 2, 2, ..., T-2, T-1 (one batch-norm update each)."""
-    return [frame for t in range(1, seq_len) for frame in (t - 1, t)]
-
-
-BN_MODES = ("running", "batch")
-
-
-def bn_scope(bn: str):
-    """(training flag, context-manager factory) for the test-time batch-norm mode `bn`.
-
-    running: normalise with the running statistics (each sample independent of the batch);
-    batch:   the authors' generation script: encoder and decoder in training mode, every frame
-             normalised with the statistics of its call's batch, running statistics untouched.
-    """
-    if bn == "running":
-        return False, contextlib.nullcontext
-    if bn == "batch":
-        return True, lambda: batch_norm_updates(())
-    raise ValueError(f"bn={bn!r} is invalid: expected one of {list(BN_MODES)}")
-
-
-class LearnedPrior:
-    """SVG-LP's p(z_t | x_1:t-1): the prior LSTM, fed the previous frame's encoding."""
-
-    def __init__(self, lstm, z_dim):
-        self.lstm, self.z_dim = lstm, z_dim
-
-    def for_kl(self, h_prev, posterior, training=False):
-        """The prior of every step `[T-1, B, z]` that the KL term compares with."""
-        return self.lstm.distribution(h_prev, training=training)[0]
-
-    def initial_state(self, batch):
-        return self.lstm.initial_state(batch, tf.float32)
-
-    def warm_up(self, h_context, states):
-        """The LSTM state after the context frames (whose z came from the posterior)."""
-        return self.lstm(h_context)[2]
-
-    def step(self, h_prev, states, batch):
-        """(mu, sigma `[batch, z]`, states) of the next step."""
-        prior, states = self.lstm.distribution_step(h_prev, states)
-        return prior.loc, prior.scale, states
-
-
-class FixedPrior:
-    """SVG-FP's N(0, I)."""
-
-    def __init__(self, z_dim):
-        self.z_dim = z_dim
-
-    def for_kl(self, h_prev, posterior, training=False):
-        return tfd.Normal(tf.zeros_like(posterior.loc), tf.ones_like(posterior.scale))
-
-    def initial_state(self, batch):
-        return []
-
-    def warm_up(self, h_context, states):
-        return states
-
-    def step(self, h_prev, states, batch):
-        return tf.zeros([batch, self.z_dim]), tf.ones([batch, self.z_dim]), states
-
-
-class NoLatent(FixedPrior):
-    """The deterministic baseline: no z (width 0), no KL."""
-
-    def __init__(self):
-        super().__init__(0)
-
-
-def make_prior(model: str, lstm, z_dim: int):
-    """The latent prior of an SVG variant: lp -> LearnedPrior, fp -> FixedPrior, det ->
-    NoLatent."""
-    return {"lp": lambda: LearnedPrior(lstm, z_dim), "fp": lambda: FixedPrior(z_dim),
-            "det": NoLatent}[model]()
-
-
 @keras.saving.register_keras_serializable(package="svg_tf")
-class SVG(keras.Model):
+class SVG(Generation, keras.Model):
     """SVG-LP (`model='lp'`), SVG-FP (`'fp'`) or the deterministic LSTM (`'det'`)."""
 
     def __init__(self, config=None, **kwargs):
@@ -181,7 +67,7 @@ class SVG(keras.Model):
         self.kl_tracker = keras.metrics.Mean(name="kl")
         # Traced generation functions per (purpose, batch-norm mode). A plain object: a dict
         # attribute would be tracked, and a SavedModel cannot save its tuple keys.
-        self._traced = _TracedFunctions()
+        self._traced = TracedFunctions()
 
     # ------------------------------------------------------------------ building blocks
     def encode(self, frames, training=False):
@@ -227,7 +113,7 @@ class SVG(keras.Model):
             h, skips = self.encode(frames, training=training)
         h_prev, h_target = h[:-1], h[1:]
         if self.variant == "det":
-            predictor_input = h_prev
+            inputs = h_prev
             kl = tf.zeros([seq_len - 1], tf.float32)
         else:
             posterior, _ = self.posterior.distribution(h_target, training=training)
@@ -236,8 +122,8 @@ class SVG(keras.Model):
             z = reparameterize(posterior, eps)
             prior = self.latent_prior.for_kl(h_prev, posterior, training=training)
             kl = tf.reduce_mean(tf.reduce_sum(tfd.kl_divergence(posterior, prior), -1), -1)
-            predictor_input = tf.concat([h_prev, tf.cast(z, h_prev.dtype)], axis=-1)
-        g, _ = self.frame_predictor(predictor_input, training=training)
+            inputs = predictor_input(h_prev, z)
+        g, _ = self.frame_predictor(inputs, training=training)
         index = self.skip_policy.indices(c.n_past, seq_len)
         chosen = [tf.gather(s, index) for s in skips]
         predictions = self.decode(g, chosen, training=training)
@@ -312,253 +198,6 @@ class SVG(keras.Model):
         self.elbo_terms(dummy, None, training=False)
         self.built = True
 
-    # ------------------------------------------------------------------ generation
-    def _bn_mode(self, bn):
-        bn = self.svg_config.sample_bn if bn is None else bn
-        bn_scope(bn)  # validates
-        return bn
-
-    def sample(self, context, n_future, num_samples=1, seed=None, return_prior=False, bn=None,
-               noise=None):
-        """Sample `num_samples` continuations of each context video.
-
-        context: `[B, n_past, H, W, C]` in [0, 1]. Returns frames
-        `[B, num_samples, n_future, H, W, C]`; with return_prior also the learned prior's
-        mean and sigma `[B, num_samples, n_future, z_dim]` at each predicted step (fp: 0 and
-        1; det: zeros of width 0). Context steps are generated as in the original: z from the
-        posterior on the true next frame, which warms up the LSTM states. Samples are tiled
-        into the batch (one pass per time step for all of them) and all randomness is
-        stateless: the same seed gives the same frames.
-
-        bn: 'batch' (the authors' generation script: each frame normalised with the statistics
-        of the B sequences of its sample pass; needs B >= 2) or 'running' (running statistics:
-        a sample does not depend on the other sequences of the batch). Default: the config's
-        `sample_bn`.
-
-        noise: optional (posterior eps `[n_past-1, num_samples, B, z]`, prior eps
-        `[n_future, num_samples, B, z]`) to replay given noise instead of drawing it from the
-        seed (the prior eps is z itself for SVG-FP); for parity checks against other code.
-        """
-        if isinstance(n_future, int) and n_future < 1:
-            raise ValueError(f"n_future={n_future}: at least one frame must be predicted")
-        bn = self._bn_mode(bn)
-        if seed is None:
-            seed = [self.svg_config.seed, 0]
-        seed = tf.cast(tf.reshape(tf.convert_to_tensor(seed), [-1])[:2], tf.int64)
-        if seed.shape[0] == 1:
-            seed = tf.concat([seed, [0]], 0)
-        context = tf.convert_to_tensor(context, tf.float32)
-        _check_batch_statistics(bn, context)
-        if noise is not None:
-            noise = tuple(tf.convert_to_tensor(n, tf.float32) for n in noise)
-        frames, mu, sigma = self.sample_graph(context, tf.constant(n_future, tf.int32),
-                                              tf.constant(num_samples, tf.int32), seed, bn,
-                                              noise)
-        if return_prior:
-            return frames, mu, sigma
-        return frames
-
-    def sample_graph(self, context, n_future, num_samples, seed, bn="running", noise=None):
-        """`sample` on tensors, as a traced function (what a SavedModel signature calls)."""
-        function = self._traced.get(("sample", bn, noise is None),
-                                    lambda *args: self._sample(*args, bn=bn))
-        args = (context, n_future, num_samples, seed) + ((noise,) if noise is not None else ())
-        return function(*args)
-
-    def prior_on_frames(self, x, bn=None):
-        """The learned prior fed with the true frames (the paper's figure 6 protocol).
-
-        x: videos `[B, T, H, W, C]`. Returns (mu, sigma) `[B, T-1, z_dim]`: entry t-1 is
-        p(z_t | x_{1:t-1}) for 0-based frame t, i.e. the prior that would generate frame t
-        after seeing every true frame before it. SVG-LP only.
-        """
-        if self.variant != "lp":
-            raise ValueError(f"prior_on_frames needs a learned prior; this is an SVG-"
-                             f"{self.variant.upper()} model")
-        bn = self._bn_mode(bn)
-        x = tf.convert_to_tensor(x, tf.float32)
-        _check_batch_statistics(bn, x)
-        return self._traced.get(("prior", bn), lambda v: self._prior_on_frames(v, bn))(x)
-
-    def _prior_on_frames(self, x, bn):
-        frames = tf.transpose(tf.cast(x, self.compute_dtype), [1, 0, 2, 3, 4])
-        training, scope = bn_scope(bn)
-        with scope():
-            h, _ = self.encode(frames, training=training)
-        prior, _ = self.prior.distribution(h[:-1])
-        return (tf.transpose(tf.cast(prior.loc, tf.float32), [1, 0, 2]),
-                tf.transpose(tf.cast(prior.scale, tf.float32), [1, 0, 2]))
-
-    def _sample(self, context, n_future, num_samples, seed, noise=None, bn="running"):
-        c = self.svg_config
-        n_past = context.shape[1]
-        if n_past is None:
-            raise ValueError("the context length (axis 1) must be static")
-        training, scope = bn_scope(bn)
-        batch = tf.shape(context)[0]
-        total = batch * num_samples
-        z_dim = self.latent_prior.z_dim
-        post_seed, prior_seed = tf.unstack(
-            tf.random.experimental.stateless_split(seed, num=2))
-
-        # Samples are tiled sample-major (index s * B + b): grouping [S, B] then gives each
-        # sample pass its own batch-norm statistics over the B sequences, as the authors'
-        # one-pass-per-sample loop computes them.
-        def per_pass(x):
-            return tf.reshape(x, tf.concat([[num_samples, batch], tf.shape(x)[1:]], 0))
-
-        def flat(x):
-            return tf.reshape(x, tf.concat([[total], tf.shape(x)[2:]], 0))
-
-        def encode_step(frame):
-            with scope():
-                h, skips = self.encoder(per_pass(frame), training=training)
-            return flat(h), [flat(s) for s in skips]
-
-        def decode_step(g, skips):
-            with scope():
-                frame = self.decoder(per_pass(g), [per_pass(s) for s in skips],
-                                     training=training)
-            return flat(frame)
-
-        ctx = tf.transpose(tf.cast(context, self.compute_dtype), [1, 0, 2, 3, 4])
-        with scope():
-            h_ctx, skips_ctx = self.encode(ctx, training=training)
-        h_ctx = tf.tile(h_ctx, [1, num_samples, 1])  # [P, S*B, g], sample-major
-
-        predictor_states = self.frame_predictor.initial_state(total, h_ctx.dtype)
-        prior_states = self.latent_prior.initial_state(total)
-        if n_past > 1:
-            if self.variant == "det":
-                predictor_input = h_ctx[:-1]
-            else:
-                posterior, _ = self.posterior.distribution(h_ctx[1:])
-                if noise is None:
-                    eps = _sample_major(tf.random.stateless_normal(
-                        tf.stack([n_past - 1, batch, num_samples, c.z_dim]), post_seed))
-                else:
-                    eps = noise[0]
-                eps = tf.reshape(eps, tf.shape(posterior.loc))
-                z = reparameterize(posterior, eps)
-                predictor_input = tf.concat([h_ctx[:-1], tf.cast(z, h_ctx.dtype)], -1)
-                prior_states = self.latent_prior.warm_up(h_ctx[:-1], prior_states)
-            _, predictor_states = self.frame_predictor(predictor_input)
-
-        first_skip = self.skip_policy.first_generated(n_past)
-        skips = [_tile_rows(s[first_skip], num_samples) for s in skips_ctx]
-        if noise is None:
-            prior_noise = _sample_major(tf.random.stateless_normal(
-                tf.stack([n_future, batch, num_samples, max(z_dim, 1)]), prior_seed))
-        else:
-            prior_noise = noise[1]
-        prior_noise = tf.reshape(prior_noise, tf.stack([n_future, total, -1]))
-
-        def predict(t, h_prev, skips, predictor_states, prior_states):
-            """Frame t from the previous frame's encoding, z drawn from the prior (of width
-            0 for the deterministic model, whose predictor then sees h alone)."""
-            mu, sigma, prior_states = self.latent_prior.step(h_prev, prior_states, total)
-            z = mu + sigma * prior_noise[t][:, :z_dim]
-            frame, predictor_states = self._generate_frame(h_prev, z, skips, predictor_states,
-                                                           decode_step)
-            return frame, mu, sigma, predictor_states, prior_states
-
-        def body(t, h_prev, skips, predictor_states, prior_states, frames_ta, mu_ta, sigma_ta):
-            frame, mu, sigma, predictor_states, prior_states = predict(
-                t, h_prev, skips, predictor_states, prior_states)
-            h_next, skips = self._next_step_inputs(frame, skips, encode_step)
-            return (t + 1, h_next, skips, predictor_states, prior_states,
-                    frames_ta.write(t, tf.cast(frame, tf.float32)), mu_ta.write(t, mu),
-                    sigma_ta.write(t, sigma))
-
-        loop_vars = (tf.constant(0), h_ctx[-1], skips, predictor_states, prior_states,
-                     tf.TensorArray(tf.float32, size=n_future),
-                     tf.TensorArray(tf.float32, size=n_future),
-                     tf.TensorArray(tf.float32, size=n_future))
-        # Every frame but the last is encoded for the next step; the last one only decoded.
-        t, h_prev, skips, predictor_states, prior_states, frames_ta, mu_ta, sigma_ta = (
-            tf.while_loop(lambda t, *_: t < n_future - 1, body, loop_vars))
-        frame, mu, sigma, _, _ = predict(t, h_prev, skips, predictor_states, prior_states)
-        outputs = (frames_ta.write(t, tf.cast(frame, tf.float32)), mu_ta.write(t, mu),
-                   sigma_ta.write(t, sigma))
-        frames, mu, sigma = (ta.stack() for ta in outputs)
-        shape = tf.concat([[n_future, num_samples, batch], tf.shape(frames)[2:]], 0)
-        frames = tf.transpose(tf.reshape(frames, shape), [2, 1, 0, 3, 4, 5])
-        stat_shape = tf.stack([n_future, num_samples, batch, z_dim])
-        mu = tf.transpose(tf.reshape(mu, stat_shape), [2, 1, 0, 3])
-        sigma = tf.transpose(tf.reshape(sigma, stat_shape), [2, 1, 0, 3])
-        return frames, mu, sigma
-
-    def reconstruct(self, x, bn=None):
-        """Posterior reconstruction `[B, T, H, W, C]` of videos `x` `[B, T, H, W, C]`.
-
-        As the authors' make_gifs: the first n_past frames are the ground truth; afterwards
-        each frame is decoded from the predictor fed with its own previous output and with z
-        = the posterior mean on the true frame. It shows what the model can express when the
-        latent is inferred, which is what a deployment check or a training summary wants.
-        bn: as in `sample`.
-        """
-        bn = self._bn_mode(bn)
-        x = tf.convert_to_tensor(x, tf.float32)
-        _check_batch_statistics(bn, x)
-        return self.reconstruct_graph(x, bn)
-
-    def reconstruct_graph(self, x, bn="running"):
-        """`reconstruct` on a tensor, as a traced function (for SavedModel signatures)."""
-        return self._traced.get(("reconstruct", bn), lambda v: self._reconstruct(v, bn))(x)
-
-    def _reconstruct(self, x, bn="running"):
-        c = self.svg_config
-        training, scope = bn_scope(bn)
-        frames = tf.transpose(tf.cast(x, self.compute_dtype), [1, 0, 2, 3, 4])
-        seq_len = frames.shape[0]
-        n_past = min(c.n_past, seq_len)
-        with scope():
-            h_true, skips_true = self.encode(frames, training=training)
-        if self.variant == "det":
-            z_all = tf.zeros(tf.stack([seq_len - 1, tf.shape(frames)[1], 0]), h_true.dtype)
-        else:
-            z_all = tf.cast(self.posterior.distribution(h_true[1:])[0].loc, h_true.dtype)
-        states = self.frame_predictor.initial_state(tf.shape(frames)[1], h_true.dtype)
-        if n_past > 1:  # the context: true frames in, nothing decoded
-            _, states = self.frame_predictor(
-                tf.concat([h_true[:n_past - 1], z_all[:n_past - 1]], -1), states)
-
-        def decode_one(g, skips):
-            with scope():
-                return self.decoder(g[None], [s[None] for s in skips], training=training)[0]
-
-        def encode_one(frame):
-            with scope():
-                h, skips = self.encoder(frame[None], training=training)
-            return h[0], [s[0] for s in skips]
-
-        outputs = [frames[t] for t in range(n_past)]
-        first_skip = self.skip_policy.first_generated(n_past)
-        skips = [s[first_skip] for s in skips_true]
-        h_prev = h_true[n_past - 1]
-        for t in range(n_past, seq_len):
-            frame, states = self._generate_frame(h_prev, z_all[t - 1], skips, states,
-                                                 decode_one)
-            outputs.append(frame)
-            if t + 1 < seq_len:
-                h_prev, skips = self._next_step_inputs(frame, skips, encode_one)
-        video = tf.stack(outputs)
-        return tf.cast(tf.transpose(video, [1, 0, 2, 3, 4]), tf.float32)
-
-    def _generate_frame(self, h_prev, z, skips, predictor_states, decode):
-        """One generated frame, the step that sampling and reconstruction share: the
-        predictor fed with the previous frame's encoding and z (width 0 for the deterministic
-        model), its output decoded with `skips`. Returns (frame, predictor states)."""
-        predictor_input = tf.concat([h_prev, tf.cast(z, h_prev.dtype)], -1)
-        g, predictor_states = self.frame_predictor.step(predictor_input, predictor_states)
-        return decode(g, skips), predictor_states
-
-    def _next_step_inputs(self, frame, skips, encode):
-        """(h, skips) for the step after a generated frame: the frame's encoding, and its
-        own skips only where the skip policy follows generated frames."""
-        h, frame_skips = encode(frame)
-        return h, (frame_skips if self.skip_policy.follows_generated_frames else skips)
-
     # ------------------------------------------------------------------ serialisation
     def get_config(self):
         """The model section of the config (architecture, loss, sampling) and the dataset,
@@ -577,38 +216,11 @@ class SVG(keras.Model):
         return cls(config=values, name=config.get("name"))
 
 
-class _TracedFunctions:
-    """tf.functions made on first use, one per key."""
-
-    def __init__(self):
-        self._functions = {}
-
-    def get(self, key, python_function):
-        if key not in self._functions:
-            self._functions[key] = tf.function(python_function, reduce_retracing=True)
-        return self._functions[key]
-
-
-def _sample_major(noise):
-    """`[T, B, S, z]` -> `[T, S, B, z]`. Noise is drawn sequence-major, so sequence b's samples
-    get the same draws whatever else is in the batch, and laid out sample-major like the
-    tiled batch."""
-    return tf.transpose(noise, [0, 2, 1, 3])
-
-
-def _tile_rows(x, times):
-    """`[B, ...]` -> `[times * B, ...]`, copies one after another (sample-major)."""
-    return tf.tile(x, tf.concat([[times], tf.ones([tf.rank(x) - 1], tf.int32)], 0))
-
-
-def _check_batch_statistics(bn, videos):
-    if bn == "batch" and videos.shape[0] == 1:
-        raise ValueError("bn='batch' normalises every frame with the statistics of the batch "
-                         "of sequences (the authors' generation) and needs at least 2 "
-                         "sequences; pass bn='running' for a single sequence")
-
-
 def _unpack(data):
+    """The videos of a batch: a tensor, (videos, ...) as Keras passes it, or a dict whose
+    "video" entry holds them (room for conditioning inputs beside it)."""
+    if isinstance(data, dict):
+        data = data["video"]
     x = data[0] if isinstance(data, (tuple, list)) else data
     return tf.convert_to_tensor(x)
 
@@ -620,36 +232,3 @@ def _as_one_group(x):
 
 def _to_groups(x, steps):
     return tf.reshape(x, [steps, -1] + list(x.shape[2:]))
-
-
-def build_model(config: SVGConfig, compile: bool = True, jit_compile=False,
-                mixed_precision=None) -> SVG:
-    """A built SVG model (all weights created) and, by default, compiled with Adam.
-
-    Weights are initialised as the original (N(0, 0.02) convs/linears, BN gamma N(1, 0.02),
-    PyTorch's uniform LSTM init); call `keras.utils.set_random_seed` first for a reproducible
-    initialisation. mixed_precision ("float16", "bfloat16", True = "float16"; default: the
-    config's): compute in that dtype with float32 weights, batch-norm statistics, KL, loss and
-    optimizer state; float16 adds a loss-scaling optimizer.
-    """
-    if mixed_precision is None:
-        mixed_precision = config.mixed_precision
-    elif mixed_precision is True or mixed_precision is False:
-        mixed_precision = "float16" if mixed_precision else "none"
-    if mixed_precision not in ("none", "float16", "bfloat16"):
-        raise ValueError(f"mixed_precision={mixed_precision!r} is invalid: expected none, "
-                         "float16 or bfloat16")
-    previous = keras.config.dtype_policy()
-    if mixed_precision != "none":
-        keras.config.set_dtype_policy(f"mixed_{mixed_precision}")
-    try:
-        model = SVG(config, name=f"svg_{config.model}")
-        model.build()
-    finally:
-        keras.config.set_dtype_policy(previous)
-    if compile:
-        optimizer = make_optimizer(config.optimizer, config.lr, config.beta1)
-        if mixed_precision == "float16":  # bfloat16 has float32's range: no loss scaling
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        model.compile(optimizer=optimizer, jit_compile=jit_compile)
-    return model

@@ -1,0 +1,321 @@
+"""Generation from a trained SVG model (paper section 3, "at inference time"): sampling
+continuations of context videos, the posterior reconstruction and the learned prior on true
+frames. A mixin of the SVG model: it uses the model's encoder, decoder, frame predictor,
+posterior, latent prior and skip policy.
+
+Sampling reads as the paper's procedure in two parts: `_warm_up` runs the context frames
+through the recurrences (z from the posterior on the true next frame, as the authors'
+generation does), then `_roll_out` generates each future frame from the previous frame's
+encoding and z drawn from the prior.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from svg_tf.models.latents import bn_scope, predictor_input
+from svg_tf.models.recurrent import reparameterize
+
+
+class Generation:
+    """sample, reconstruct and prior_on_frames for the SVG model."""
+
+    def _bn_mode(self, bn):
+        bn = self.svg_config.sample_bn if bn is None else bn
+        bn_scope(bn)  # validates
+        return bn
+
+    def sample(self, context, n_future, num_samples=1, seed=None, return_prior=False, bn=None,
+               noise=None):
+        """Sample `num_samples` continuations of each context video.
+
+        context: `[B, n_past, H, W, C]` in [0, 1]. Returns frames
+        `[B, num_samples, n_future, H, W, C]`; with return_prior also the learned prior's
+        mean and sigma `[B, num_samples, n_future, z_dim]` at each predicted step (fp: 0 and
+        1; det: zeros of width 0). Context steps are generated as in the original: z from the
+        posterior on the true next frame, which warms up the LSTM states. Samples are tiled
+        into the batch (one pass per time step for all of them) and all randomness is
+        stateless: the same seed gives the same frames.
+
+        bn: 'batch' (the authors' generation script: each frame normalised with the statistics
+        of the B sequences of its sample pass; needs B >= 2) or 'running' (running statistics:
+        a sample does not depend on the other sequences of the batch). Default: the config's
+        `sample_bn`.
+
+        noise: optional (posterior eps `[n_past-1, num_samples, B, z]`, prior eps
+        `[n_future, num_samples, B, z]`) to replay given noise instead of drawing it from the
+        seed (the prior eps is z itself for SVG-FP); for parity checks against other code.
+        """
+        if isinstance(n_future, int) and n_future < 1:
+            raise ValueError(f"n_future={n_future}: at least one frame must be predicted")
+        bn = self._bn_mode(bn)
+        if seed is None:
+            seed = [self.svg_config.seed, 0]
+        seed = tf.cast(tf.reshape(tf.convert_to_tensor(seed), [-1])[:2], tf.int64)
+        if seed.shape[0] == 1:
+            seed = tf.concat([seed, [0]], 0)
+        context = tf.convert_to_tensor(context, tf.float32)
+        _check_batch_statistics(bn, context)
+        if noise is not None:
+            noise = tuple(tf.convert_to_tensor(n, tf.float32) for n in noise)
+        frames, mu, sigma = self.sample_graph(context, tf.constant(n_future, tf.int32),
+                                              tf.constant(num_samples, tf.int32), seed, bn,
+                                              noise)
+        if return_prior:
+            return frames, mu, sigma
+        return frames
+
+    def sample_graph(self, context, n_future, num_samples, seed, bn="running", noise=None):
+        """`sample` on tensors, as a traced function (what a SavedModel signature calls)."""
+        function = self._traced.get(("sample", bn, noise is None),
+                                    lambda *args: self._sample(*args, bn=bn))
+        args = (context, n_future, num_samples, seed) + ((noise,) if noise is not None else ())
+        return function(*args)
+
+    def prior_on_frames(self, x, bn=None):
+        """The learned prior fed with the true frames (the paper's figure 6 protocol).
+
+        x: videos `[B, T, H, W, C]`. Returns (mu, sigma) `[B, T-1, z_dim]`: entry t-1 is
+        p(z_t | x_{1:t-1}) for 0-based frame t, i.e. the prior that would generate frame t
+        after seeing every true frame before it. SVG-LP only.
+        """
+        if self.variant != "lp":
+            raise ValueError(f"prior_on_frames needs a learned prior; this is an SVG-"
+                             f"{self.variant.upper()} model")
+        bn = self._bn_mode(bn)
+        x = tf.convert_to_tensor(x, tf.float32)
+        _check_batch_statistics(bn, x)
+        return self._traced.get(("prior", bn), lambda v: self._prior_on_frames(v, bn))(x)
+
+    def _prior_on_frames(self, x, bn):
+        frames = tf.transpose(tf.cast(x, self.compute_dtype), [1, 0, 2, 3, 4])
+        training, scope = bn_scope(bn)
+        with scope():
+            h, _ = self.encode(frames, training=training)
+        prior, _ = self.prior.distribution(h[:-1])
+        return (tf.transpose(tf.cast(prior.loc, tf.float32), [1, 0, 2]),
+                tf.transpose(tf.cast(prior.scale, tf.float32), [1, 0, 2]))
+
+    def _sample(self, context, n_future, num_samples, seed, noise=None, bn="running"):
+        n_past = context.shape[1]
+        if n_past is None:
+            raise ValueError("the context length (axis 1) must be static")
+        batch = tf.shape(context)[0]
+        post_seed, prior_seed = tf.unstack(
+            tf.random.experimental.stateless_split(seed, num=2))
+        passes = _SamplePasses(self, batch, num_samples, bn)
+        h_prev, skips, predictor_states, prior_states = self._warm_up(
+            context, passes, post_seed, None if noise is None else noise[0])
+        if noise is None:
+            prior_noise = _sample_major(tf.random.stateless_normal(
+                tf.stack([n_future, batch, num_samples, max(self.latent_prior.z_dim, 1)]),
+                prior_seed))
+        else:
+            prior_noise = noise[1]
+        prior_noise = tf.reshape(prior_noise, tf.stack([n_future, passes.total, -1]))
+        frames, mu, sigma = self._roll_out(n_future, passes, h_prev, skips, predictor_states,
+                                           prior_states, prior_noise)
+        shape = tf.concat([[n_future, num_samples, batch], tf.shape(frames)[2:]], 0)
+        frames = tf.transpose(tf.reshape(frames, shape), [2, 1, 0, 3, 4, 5])
+        stat_shape = tf.stack([n_future, num_samples, batch, self.latent_prior.z_dim])
+        mu = tf.transpose(tf.reshape(mu, stat_shape), [2, 1, 0, 3])
+        sigma = tf.transpose(tf.reshape(sigma, stat_shape), [2, 1, 0, 3])
+        return frames, mu, sigma
+
+    def _warm_up(self, context, passes, seed, eps=None):
+        """The context part of sampling: every context frame encoded; for t < n_past, z_t
+        from the posterior on the true frame t (as the authors' generation), fed with
+        h_{t-1} through the predictor (and the learned prior), which warms up their states.
+        Returns (h of the last context frame, the skips of the first predicted frame,
+        predictor states, prior states), tiled to every sample."""
+        c = self.svg_config
+        n_past = context.shape[1]
+        num_samples, batch, total = passes.num_samples, passes.batch, passes.total
+        ctx = tf.transpose(tf.cast(context, self.compute_dtype), [1, 0, 2, 3, 4])
+        with passes.scope():
+            h_ctx, skips_ctx = self.encode(ctx, training=passes.training)
+        h_ctx = tf.tile(h_ctx, [1, num_samples, 1])  # [P, S*B, g], sample-major
+        predictor_states = self.frame_predictor.initial_state(total, h_ctx.dtype)
+        prior_states = self.latent_prior.initial_state(total)
+        if n_past > 1:
+            if self.variant == "det":
+                inputs = h_ctx[:-1]
+            else:
+                posterior, _ = self.posterior.distribution(h_ctx[1:])
+                if eps is None:
+                    eps = _sample_major(tf.random.stateless_normal(
+                        tf.stack([n_past - 1, batch, num_samples, c.z_dim]), seed))
+                eps = tf.reshape(eps, tf.shape(posterior.loc))
+                z = reparameterize(posterior, eps)
+                inputs = predictor_input(h_ctx[:-1], z)
+                prior_states = self.latent_prior.warm_up(h_ctx[:-1], prior_states)
+            _, predictor_states = self.frame_predictor(inputs)
+        first_skip = self.skip_policy.first_generated(n_past)
+        skips = [_tile_rows(s[first_skip], num_samples) for s in skips_ctx]
+        return h_ctx[-1], skips, predictor_states, prior_states
+
+    def _roll_out(self, n_future, passes, h_prev, skips, predictor_states, prior_states,
+                  prior_noise):
+        """The future part of sampling: for each step, z = mu + sigma * eps from the prior
+        (width 0 for the deterministic model), the predictor fed [h_{t-1}, z], the output
+        decoded, and the new frame encoded for the next step. Returns frames `[F, S*B, ...]`
+        and the prior's mu and sigma `[F, S*B, z]`."""
+        total, z_dim = passes.total, self.latent_prior.z_dim
+
+        def predict(t, h_prev, skips, predictor_states, prior_states):
+            mu, sigma, prior_states = self.latent_prior.step(h_prev, prior_states, total)
+            z = mu + sigma * prior_noise[t][:, :z_dim]
+            frame, predictor_states = self._generate_frame(h_prev, z, skips, predictor_states,
+                                                           passes.decode)
+            return frame, mu, sigma, predictor_states, prior_states
+
+        def body(t, h_prev, skips, predictor_states, prior_states, frames_ta, mu_ta, sigma_ta):
+            frame, mu, sigma, predictor_states, prior_states = predict(
+                t, h_prev, skips, predictor_states, prior_states)
+            h_next, skips = self._next_step_inputs(frame, skips, passes.encode)
+            return (t + 1, h_next, skips, predictor_states, prior_states,
+                    frames_ta.write(t, tf.cast(frame, tf.float32)), mu_ta.write(t, mu),
+                    sigma_ta.write(t, sigma))
+
+        loop_vars = (tf.constant(0), h_prev, skips, predictor_states, prior_states,
+                     tf.TensorArray(tf.float32, size=n_future),
+                     tf.TensorArray(tf.float32, size=n_future),
+                     tf.TensorArray(tf.float32, size=n_future))
+        # Every frame but the last is encoded for the next step; the last one only decoded.
+        t, h_prev, skips, predictor_states, prior_states, frames_ta, mu_ta, sigma_ta = (
+            tf.while_loop(lambda t, *_: t < n_future - 1, body, loop_vars))
+        frame, mu, sigma, _, _ = predict(t, h_prev, skips, predictor_states, prior_states)
+        outputs = (frames_ta.write(t, tf.cast(frame, tf.float32)), mu_ta.write(t, mu),
+                   sigma_ta.write(t, sigma))
+        return tuple(ta.stack() for ta in outputs)
+
+    def reconstruct(self, x, bn=None):
+        """Posterior reconstruction `[B, T, H, W, C]` of videos `x` `[B, T, H, W, C]`.
+
+        As the authors' make_gifs: the first n_past frames are the ground truth; afterwards
+        each frame is decoded from the predictor fed with its own previous output and with z
+        = the posterior mean on the true frame. It shows what the model can express when the
+        latent is inferred, which is what a deployment check or a training summary wants.
+        bn: as in `sample`.
+        """
+        bn = self._bn_mode(bn)
+        x = tf.convert_to_tensor(x, tf.float32)
+        _check_batch_statistics(bn, x)
+        return self.reconstruct_graph(x, bn)
+
+    def reconstruct_graph(self, x, bn="running"):
+        """`reconstruct` on a tensor, as a traced function (for SavedModel signatures)."""
+        return self._traced.get(("reconstruct", bn), lambda v: self._reconstruct(v, bn))(x)
+
+    def _reconstruct(self, x, bn="running"):
+        c = self.svg_config
+        training, scope = bn_scope(bn)
+        frames = tf.transpose(tf.cast(x, self.compute_dtype), [1, 0, 2, 3, 4])
+        seq_len = frames.shape[0]
+        n_past = min(c.n_past, seq_len)
+        with scope():
+            h_true, skips_true = self.encode(frames, training=training)
+        if self.variant == "det":
+            z_all = tf.zeros(tf.stack([seq_len - 1, tf.shape(frames)[1], 0]), h_true.dtype)
+        else:
+            z_all = tf.cast(self.posterior.distribution(h_true[1:])[0].loc, h_true.dtype)
+        states = self.frame_predictor.initial_state(tf.shape(frames)[1], h_true.dtype)
+        if n_past > 1:  # the context: true frames in, nothing decoded
+            _, states = self.frame_predictor(
+                predictor_input(h_true[:n_past - 1], z_all[:n_past - 1]), states)
+
+        def decode_one(g, skips):
+            with scope():
+                return self.decoder(g[None], [s[None] for s in skips], training=training)[0]
+
+        def encode_one(frame):
+            with scope():
+                h, skips = self.encoder(frame[None], training=training)
+            return h[0], [s[0] for s in skips]
+
+        outputs = [frames[t] for t in range(n_past)]
+        first_skip = self.skip_policy.first_generated(n_past)
+        skips = [s[first_skip] for s in skips_true]
+        h_prev = h_true[n_past - 1]
+        for t in range(n_past, seq_len):
+            frame, states = self._generate_frame(h_prev, z_all[t - 1], skips, states,
+                                                 decode_one)
+            outputs.append(frame)
+            if t + 1 < seq_len:
+                h_prev, skips = self._next_step_inputs(frame, skips, encode_one)
+        video = tf.stack(outputs)
+        return tf.cast(tf.transpose(video, [1, 0, 2, 3, 4]), tf.float32)
+
+    def _generate_frame(self, h_prev, z, skips, predictor_states, decode):
+        """One generated frame, the step that sampling and reconstruction share: the
+        predictor fed with the previous frame's encoding and z (width 0 for the deterministic
+        model), its output decoded with `skips`. Returns (frame, predictor states)."""
+        g, predictor_states = self.frame_predictor.step(predictor_input(h_prev, z),
+                                                        predictor_states)
+        return decode(g, skips), predictor_states
+
+    def _next_step_inputs(self, frame, skips, encode):
+        """(h, skips) for the step after a generated frame: the frame's encoding, and its
+        own skips only where the skip policy follows generated frames."""
+        h, frame_skips = encode(frame)
+        return h, (frame_skips if self.skip_policy.follows_generated_frames else skips)
+
+
+class _SamplePasses:
+    """How the samples of a batch are laid out: tiled sample-major (index s * B + b), so that
+    grouping them [S, B] gives each sample pass its own batch-norm statistics over the B
+    sequences, as the authors' one-pass-per-sample loop computes them. Encodes and decodes
+    one frame of every sample under the test-time batch-norm mode."""
+
+    def __init__(self, model, batch, num_samples, bn):
+        self.model, self.batch, self.num_samples = model, batch, num_samples
+        self.total = batch * num_samples
+        self.training, self.scope = bn_scope(bn)
+
+    def per_pass(self, x):
+        return tf.reshape(x, tf.concat([[self.num_samples, self.batch], tf.shape(x)[1:]], 0))
+
+    def flat(self, x):
+        return tf.reshape(x, tf.concat([[self.total], tf.shape(x)[2:]], 0))
+
+    def encode(self, frame):
+        with self.scope():
+            h, skips = self.model.encoder(self.per_pass(frame), training=self.training)
+        return self.flat(h), [self.flat(s) for s in skips]
+
+    def decode(self, g, skips):
+        with self.scope():
+            frame = self.model.decoder(self.per_pass(g), [self.per_pass(s) for s in skips],
+                                       training=self.training)
+        return self.flat(frame)
+
+
+class TracedFunctions:
+    """tf.functions made on first use, one per key."""
+
+    def __init__(self):
+        self._functions = {}
+
+    def get(self, key, python_function):
+        if key not in self._functions:
+            self._functions[key] = tf.function(python_function, reduce_retracing=True)
+        return self._functions[key]
+
+
+def _sample_major(noise):
+    """`[T, B, S, z]` -> `[T, S, B, z]`. Noise is drawn sequence-major, so sequence b's samples
+    get the same draws whatever else is in the batch, and laid out sample-major like the
+    tiled batch."""
+    return tf.transpose(noise, [0, 2, 1, 3])
+
+
+def _tile_rows(x, times):
+    """`[B, ...]` -> `[times * B, ...]`, copies one after another (sample-major)."""
+    return tf.tile(x, tf.concat([[times], tf.ones([tf.rank(x) - 1], tf.int32)], 0))
+
+
+def _check_batch_statistics(bn, videos):
+    if bn == "batch" and videos.shape[0] == 1:
+        raise ValueError("bn='batch' normalises every frame with the statistics of the batch "
+                         "of sequences (the authors' generation) and needs at least 2 "
+                         "sequences; pass bn='running' for a single sequence")
