@@ -33,9 +33,9 @@ def _field(default, section, help, *, choices=None, flag=None, resumable=False):
 
 
 def _backbone_names():
-    from svg_tf.models.backbones import BACKBONE_NAMES
+    from svg_tf.models.backbones import REGISTRY
 
-    return BACKBONE_NAMES
+    return tuple(REGISTRY)  # read when asked: a backbone registered later counts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,7 +253,7 @@ def _dataset_spec(name):
 def _backbone_spec(name):
     from svg_tf.models import backbones
 
-    _check_choice("backbone", name, backbones.BACKBONE_NAMES)
+    _check_choice("backbone", name, list(backbones.REGISTRY))
     return backbones.REGISTRY[name]
 
 

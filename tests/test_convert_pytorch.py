@@ -165,3 +165,42 @@ def test_zip_format_state_dicts_convert_to_the_same_weights(tmp_path):
     assert len(a.weights) == len(b.weights)
     for wa, wb in zip(a.weights, b.weights):
         np.testing.assert_array_equal(wa.numpy(), wb.numpy(), err_msg=wa.path)
+
+
+def test_a_third_backbone_converts_through_its_own_mapping_or_is_refused(monkeypatch):
+    """The mapping to the authors' tensor names belongs to each backbone's spec: a new
+    backbone without one is refused by name (it once went down the VGG branch silently)."""
+    import dataclasses
+
+    from conftest import tiny_config
+    from svg_tf.models import backbones, build_model
+    from svg_tf.torch_interop.authors_checkpoint import backbone_pairs, weight_pairs
+
+    dcgan = backbones.REGISTRY["dcgan"]
+    monkeypatch.setitem(backbones.REGISTRY, "tiny",
+                        backbones.BackboneSpec(dcgan.encoder, dcgan.decoder))
+    model = build_model(tiny_config("fp", backbone="tiny"), compile=False)
+    with pytest.raises(CheckpointError, match=r"backbone 'tiny' has no mapping to the "
+                                              r"authors' tensor names.*\['dcgan', 'vgg'\]"):
+        weight_pairs(model, {})
+
+    def renamed(encoder, decoder):  # the same blocks under names of its own
+        return [(block, module, "t" + conv, norm and "t" + norm)
+                for block, module, conv, norm in dcgan.authors_blocks(encoder, decoder)]
+
+    monkeypatch.setitem(backbones.REGISTRY, "tiny",
+                        dataclasses.replace(dcgan, authors_blocks=renamed))
+    rng = np.random.default_rng(0)
+    states = {"encoder": {}, "decoder": {}}
+    blocks = renamed(model.encoder, model.decoder)
+    for block, module, conv, norm in blocks:  # PyTorch layouts: weight [out, in, kh, kw]
+        kernel_shape = np.zeros(block.conv.kernel.shape).transpose(3, 2, 0, 1).shape
+        states[module][conv + ".weight"] = rng.normal(size=kernel_shape).astype(np.float32)
+        states[module][conv + ".bias"] = rng.normal(size=block.conv.bias.shape)
+        for name in ("weight", "bias", "running_mean", "running_var") if norm else ():
+            states[module][f"{norm}.{name}"] = rng.uniform(0.5, 1, block.norm.gamma.shape)
+    pairs = backbone_pairs(model, states)
+    assert len(pairs) == sum(6 if norm else 2 for *_, norm in blocks)
+    assert len(pairs) == len(model.encoder.weights) + len(model.decoder.weights)
+    for variable, value, source in pairs:
+        assert source.split(".", 1)[1].startswith("t") and tuple(variable.shape) == value.shape

@@ -10,6 +10,7 @@ the paper) scales every convolution, for small CPU experiments.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, Callable
 
 import keras
 import tensorflow as tf
@@ -179,19 +180,58 @@ def _upsample(x):
     return split_groups(y, groups)
 
 
+def _dcgan_authors_blocks(encoder, decoder):
+    """Every conv block with its tensor names in the authors' models/dcgan_64.py (and
+    dcgan_128.py): (block, module, conv prefix, batch-norm prefix or None)."""
+    blocks = [(b, "encoder", f"c{i + 1}.main.0", f"c{i + 1}.main.1")
+              for i, b in enumerate(encoder.blocks)]
+    blocks.append((decoder.head, "decoder", "upc1.0", "upc1.1"))
+    for i, b in enumerate(decoder.blocks):
+        blocks.append((b, "decoder", f"upc{i + 2}.main.0", f"upc{i + 2}.main.1")
+                      if b.norm is not None else (b, "decoder", f"upc{i + 2}.0", None))
+    n = len(encoder.stages)
+    return blocks + [(encoder.head, "encoder", f"c{n + 1}.0", f"c{n + 1}.1")]
+
+
+def _vgg_authors_blocks(encoder, decoder):
+    """As `_dcgan_authors_blocks`, for the authors' models/vgg_64.py (and vgg_128.py)."""
+    blocks = [(b, "encoder", f"c{s + 1}.{j}.main.0", f"c{s + 1}.{j}.main.1")
+              for s, stage in enumerate(encoder.stage_blocks) for j, b in enumerate(stage)]
+    blocks.append((decoder.head, "decoder", "upc1.0", "upc1.1"))
+    for k, stage in enumerate(decoder.stage_blocks):
+        for j, b in enumerate(stage):
+            blocks.append((b, "decoder", f"upc{k + 2}.{j}.main.0", f"upc{k + 2}.{j}.main.1")
+                          if b.norm is not None else (b, "decoder", f"upc{k + 2}.{j}", None))
+    n = len(encoder.stages)
+    return blocks + [(encoder.head, "encoder", f"c{n + 1}.0", f"c{n + 1}.1")]
+
+
 @dataclasses.dataclass(frozen=True)
 class BackboneSpec:
-    """An encoder/decoder pair and the frame sizes it is built for."""
+    """An encoder/decoder pair, the frame sizes it is built for and, for the authors'
+    backbones, how their released checkpoints name its tensors.
+
+    authors_blocks(encoder, decoder): [(conv block, "encoder" | "decoder", conv prefix,
+        batch-norm prefix or None)] in the authors' state dicts (None: no such checkpoints;
+        conversion refuses this backbone).
+    authors_stage_key: regex of the first conv weight of each down-sampling stage in the
+        authors' encoder state dict, group 1 the stage number (recognises the backbone of a
+        checkpoint and counts its stages).
+    """
 
     encoder: type
     decoder: type
     image_sizes: tuple[int, ...] = tuple(STAGE_MULTIPLIERS)
+    authors_blocks: Callable[[Any, Any], list] | None = None
+    authors_stage_key: str | None = None
 
 
 # Adding a backbone: its two layer classes plus one line here.
 REGISTRY: dict[str, BackboneSpec] = {
-    "dcgan": BackboneSpec(DCGANEncoder, DCGANDecoder),
-    "vgg": BackboneSpec(VGGEncoder, VGGDecoder),
+    "dcgan": BackboneSpec(DCGANEncoder, DCGANDecoder, authors_blocks=_dcgan_authors_blocks,
+                          authors_stage_key=r"c(\d+)\.main\.0\.weight"),
+    "vgg": BackboneSpec(VGGEncoder, VGGDecoder, authors_blocks=_vgg_authors_blocks,
+                        authors_stage_key=r"c(\d+)\.0\.main\.0\.weight"),
 }
 BACKBONE_NAMES = tuple(REGISTRY)
 

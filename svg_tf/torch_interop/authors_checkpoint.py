@@ -72,20 +72,24 @@ def read_checkpoint(path: str):
 
 def infer_config(opt: dict, states: dict) -> SVGConfig:
     """The svg_tf config of a checkpoint: its flags, checked against its weight shapes."""
+    from svg_tf.models.backbones import REGISTRY
+
     encoder = states["encoder"]
-    if "c1.main.0.weight" in encoder:
-        backbone, first = "dcgan", encoder["c1.main.0.weight"]
-    elif "c1.0.main.0.weight" in encoder:
-        backbone, first = "vgg", encoder["c1.0.main.0.weight"]
-    else:
-        raise CheckpointError("encoder: neither a dcgan (c1.main.0.weight) nor a vgg "
-                              f"(c1.0.main.0.weight) encoder; its tensors are {list(encoder)[:6]}")
+    stage_keys = {name: spec.authors_stage_key for name, spec in REGISTRY.items()
+                  if spec.authors_stage_key}
+    found = [(name, key) for name, pattern in stage_keys.items() for key in encoder
+             if (match := re.fullmatch(pattern, key)) and match.group(1) == "1"]
+    if not found:
+        known = ", ".join(f"{name} ({pattern})" for name, pattern in stage_keys.items())
+        raise CheckpointError(f"encoder: the first conv of none of the known backbones "
+                              f"({known}); its tensors are {list(encoder)[:6]}")
+    backbone, first = found[0][0], encoder[found[0][1]]
     if opt.get("model") not in (None, backbone):
         raise CheckpointError(f"opt.model={opt.get('model')!r} but the encoder's weights are "
                               f"those of a {backbone} encoder")
     width, channels = int(first.shape[0]), int(first.shape[1])
     # First conv of each down-sampling stage: c<k>.main.0 (dcgan) or c<k>.0.main.0 (vgg).
-    pattern = {"dcgan": r"c(\d+)\.main\.0\.weight", "vgg": r"c(\d+)\.0\.main\.0\.weight"}[backbone]
+    pattern = stage_keys[backbone]
     stages = len({match.group(1) for match in (re.fullmatch(pattern, k) for k in encoder)
                   if match})
     image_size = {4: 64, 5: 128}.get(stages)
@@ -134,34 +138,7 @@ def infer_config(opt: dict, states: dict) -> SVGConfig:
 
 def weight_pairs(model, states):
     """[(keras variable, numpy value, source tensor name)] for every weight of `model`."""
-    pairs = []
-    encoder, decoder = model.encoder, model.decoder
-    enc, dec = states["encoder"], states["decoder"]
-    n = len(encoder.stages)
-    if model.svg_config.backbone == "dcgan":
-        for i, block in enumerate(encoder.blocks):
-            pairs += _conv_block(block, enc, f"c{i + 1}.main.0", f"c{i + 1}.main.1", "encoder")
-        pairs += _conv_block(decoder.head, dec, "upc1.0", "upc1.1", "decoder")
-        for i, block in enumerate(decoder.blocks):
-            if block.norm is not None:
-                pairs += _conv_block(block, dec, f"upc{i + 2}.main.0", f"upc{i + 2}.main.1",
-                                     "decoder")
-            else:
-                pairs += _conv_block(block, dec, f"upc{i + 2}.0", None, "decoder")
-    else:
-        for s, blocks in enumerate(encoder.stage_blocks):
-            for j, block in enumerate(blocks):
-                pairs += _conv_block(block, enc, f"c{s + 1}.{j}.main.0", f"c{s + 1}.{j}.main.1",
-                                     "encoder")
-        pairs += _conv_block(decoder.head, dec, "upc1.0", "upc1.1", "decoder")
-        for k, blocks in enumerate(decoder.stage_blocks):
-            for j, block in enumerate(blocks):
-                if block.norm is not None:
-                    pairs += _conv_block(block, dec, f"upc{k + 2}.{j}.main.0",
-                                         f"upc{k + 2}.{j}.main.1", "decoder")
-                else:
-                    pairs += _conv_block(block, dec, f"upc{k + 2}.{j}", None, "decoder")
-    pairs += _conv_block(encoder.head, enc, f"c{n + 1}.0", f"c{n + 1}.1", "encoder")
+    pairs = backbone_pairs(model, states)
     predictor = states["frame_predictor"]
     pairs += _lstm(model.frame_predictor, predictor, "frame_predictor")
     pairs += _dense(model.frame_predictor.output_layer, predictor, "output.0", "frame_predictor")
@@ -172,6 +149,23 @@ def weight_pairs(model, states):
         pairs += _lstm(module, states[name], name)
         pairs += _dense(module.mu_layer, states[name], "mu_net", name)
         pairs += _dense(module.logvar_layer, states[name], "logvar_net", name)
+    return pairs
+
+
+def backbone_pairs(model, states):
+    """The encoder's and decoder's pairs, named by the backbone spec's `authors_blocks`; a
+    backbone without that mapping is refused by name."""
+    from svg_tf.models.backbones import REGISTRY
+
+    backbone = model.svg_config.backbone
+    spec = REGISTRY.get(backbone)
+    if spec is None or spec.authors_blocks is None:
+        raise CheckpointError(f"backbone {backbone!r} has no mapping to the authors' tensor "
+                              "names (BackboneSpec.authors_blocks): only "
+                              f"{[n for n, s in REGISTRY.items() if s.authors_blocks]} convert")
+    pairs = []
+    for block, module, conv, norm in spec.authors_blocks(model.encoder, model.decoder):
+        pairs += _conv_block(block, states[module], conv, norm, module)
     return pairs
 
 
