@@ -169,8 +169,8 @@ class SVGConfig:
         return cls.from_dict(json.loads(text))
 
 
-# The paper's settings per dataset (paper section 4 and the authors' code). KTH follows the authors' released
-# command (z 24, beta 1e-6, lr 8e-4); the paper's text gives |z| = 32 for KTH.
+# The paper's settings per dataset (paper section 4 and the authors' code). KTH follows the
+# authors' released command (z 24, beta 1e-6, lr 8e-4); the paper's text gives |z| = 32 for KTH.
 PRESETS: dict[str, dict[str, Any]] = {
     "smmnist": dict(dataset="smmnist", backbone="dcgan", channels=1, z_dim=10, n_past=5,
                     n_future=10, n_eval=30, beta=1e-4, lr=0.002, num_digits=2),

@@ -4,7 +4,8 @@
 it to ~/.cache/torch/hub/checkpoints/ on `torchvision.models.alexnet(pretrained=True)`; the
 URL is in torchvision's models/alexnet.py). --linear: the `lpips` package's
 lpips/weights/v0.1/alex.pth (inside its wheel on PyPI). Neither needs PyTorch to read here;
-the output .npz (svg_tf.torch_interop.lpips_weights) is what `evaluate --lpips_weights` and `svg_tf.metrics.lpips` use.
+the output .npz (svg_tf.torch_interop.lpips_weights) is what `evaluate --lpips_weights` and
+`svg_tf.metrics.lpips` use.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-    flags.DEFINE_string("alexnet", None, "torchvision AlexNet state dict (alexnet-owt-7be5be79.pth).")
+    flags.DEFINE_string("alexnet", None,
+                        "torchvision AlexNet state dict (alexnet-owt-7be5be79.pth).")
     flags.DEFINE_string("linear", None, "lpips package weights/v0.1/alex.pth.")
     flags.DEFINE_string("out", "lpips_alex.npz", "Output .npz.")
 
@@ -34,5 +36,10 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def entry_point():
+    """The program (python -m, or its console script)."""
     cli.run(main, define_flags)
+
+
+if __name__ == "__main__":
+    entry_point()

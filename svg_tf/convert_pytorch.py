@@ -43,5 +43,10 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def entry_point():
+    """The program (python -m, or its console script)."""
     cli.run(main, define_flags)
+
+
+if __name__ == "__main__":
+    entry_point()

@@ -61,8 +61,8 @@ def define_flags():
                         "i3d-kinetics-400.ckpt, or a folder of TF-Hub's "
                         "deepmind/i3d-kinetics-400/1 SavedModel. Adds FVD (test videos vs one "
                         "random sample each; which frames and resize: --protocol).")
-    flags.DEFINE_string("data_dir", None, "Dataset folder for KTH/BAIR (default: the one the run was trained on, "
-                        "recorded in RUN/data.json).")
+    flags.DEFINE_string("data_dir", None, "Dataset folder for KTH/BAIR/videos (default: the "
+                        "one the run was trained on, recorded in RUN/data.json).")
     flags.DEFINE_string("digits", "auto", "SM-MNIST digit source (see python -m svg_tf.train).")
     flags.DEFINE_enum("verify_data", "headers", records.VERIFY_MODES, records.VERIFY_HELP)
     flags.DEFINE_boolean("skip_corrupt", False, "Skip damaged TFRecord files (KTH, BAIR) of "
@@ -124,5 +124,10 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def entry_point():
+    """The program (python -m, or its console script)."""
     cli.run(main, define_flags)
+
+
+if __name__ == "__main__":
+    entry_point()

@@ -72,9 +72,10 @@ def main(argv):
     return 0
 
 
-def run():
+def entry_point():
+    """The program (python -m, or its console script)."""
     cli.run(main, define_flags)
 
 
 if __name__ == "__main__":
-    run()
+    entry_point()

@@ -1,4 +1,5 @@
-"""Kept for imports written before svg_tf.torch_interop: this name is svg_tf.torch_interop.torch_file."""
+"""Kept for imports written before svg_tf.torch_interop: this name is
+svg_tf.torch_interop.torch_file."""
 
 import sys
 

@@ -262,7 +262,8 @@ def _loop(session: _Session, schedule: _Schedule, step, stream, first_batch, vid
     test_writer.flush()
     seconds = time.time() - start_time
     return {"step": step, "metrics": logs, "complete": step >= total_steps,
-            "steps_this_call": steps_this_call, "total_steps": total_steps, "checkpoint": manager.latest_checkpoint,
+            "steps_this_call": steps_this_call, "total_steps": total_steps,
+            "checkpoint": manager.latest_checkpoint,
             "logdir": logdir, "sample_gif": gif_path, "seconds": seconds,
             "seconds_per_step": seconds / max(steps_this_call, 1), "model": model}
 

@@ -15,7 +15,8 @@ from svg_tf.config import get_config  # noqa: E402
 # The slowest files first: pytest-xdist (--dist loadfile) hands whole files to whichever
 # worker is free in collection order, so a long file collected last would run alone at the
 # end while the other core idles.
-_SLOWEST_FIRST = ("test_train.py", "test_damaged_runs.py", "test_own_videos.py", "test_evaluate.py", "test_i3d.py",
+_SLOWEST_FIRST = ("test_train.py", "test_damaged_runs.py", "test_own_videos.py",
+                  "test_evaluate.py", "test_i3d.py",
                   "test_export.py", "test_training.py",
                   "test_sample.py", "test_reliability.py", "test_distributed.py",
                   "test_kth_bair.py", "test_bench.py", "test_convert_pytorch.py")
@@ -91,7 +92,7 @@ def results_of(process):
     """[(exit code, stderr)] per argv of a `start_programs` process."""
     stdout, stderr = process.communicate(timeout=600)
     assert process.returncode == 0, stderr[-3000:]
-    line = [l for l in stdout.splitlines() if l.startswith("RESULT")][-1]
+    line = [line for line in stdout.splitlines() if line.startswith("RESULT")][-1]
     return json.loads(line[len("RESULT"):])
 
 

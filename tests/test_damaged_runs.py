@@ -84,12 +84,12 @@ DAMAGES = {
 def _one_line(code, stderr, expected, case):
     assert "TRACEBACK" not in stderr, (case, stderr[-3000:])
     assert code == 2, (case, code, stderr[-2000:])
-    lines = [l for l in stderr.strip().splitlines() if l.strip()]
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
     # The refusal, plus "(--help lists every flag)" after a usage error; logging lines
     # (absl's "W... message") may precede it.
-    errors = [l for l in lines if "error:" in l]
+    errors = [line for line in lines if "error:" in line]
     assert len(errors) == 1 and expected in errors[0], (case, stderr[-2000:])
-    assert not any(l.startswith(("Traceback", "  File ")) for l in lines), (case, stderr)
+    assert not any(line.startswith(("Traceback", "  File ")) for line in lines), (case, stderr)
 
 
 def test_every_program_refuses_damaged_runs_and_bad_flags_in_one_line(run, tmp_path):

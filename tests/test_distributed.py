@@ -67,7 +67,7 @@ def test_mirrored_two_cpus_equals_single_device():
     proc = subprocess.run([sys.executable, "-c", SCRIPT, here], capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    line = [l for l in proc.stdout.splitlines() if l.startswith("RESULT")][-1]
+    line = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")][-1]
     result = json.loads(line[len("RESULT"):])
     for variant, r in result.items():
         assert r["replicas"] == 2

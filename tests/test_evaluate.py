@@ -140,7 +140,7 @@ def test_wasserstein_and_trajectory_choice():
     assert wasserstein_1d(np.zeros(10), np.ones(30)) == pytest.approx(1.0)
     index = choose_trajectory(seed=0, n_past=5, num_steps=10, num_available=1000)
     assert 5 <= first_collision(0, index, 5, 15, 1000) < 10
-    assert all(not (first_collision(0, i, 5, 15, 1000) or -1) in range(5, 10)
+    assert all((first_collision(0, i, 5, 15, 1000) or -1) not in range(5, 10)
                for i in range(index))
 
 

@@ -114,7 +114,8 @@ def test_requests_beyond_the_export_limits_or_with_bad_values_are_refused(export
                      seed=tf.constant([1, 2], tf.int64))
 
     for kwargs, message in (({"num_samples": 10000}, r"num_samples exceeds the "
-                                                     r"limit 100 of this export .*--max_num_samples"),
+                                                     r"limit 100 of this export "
+                                                     r".*--max_num_samples"),
                             ({"n_future": 101}, r"n_future exceeds the limit 100 of"),
                             ({"batch": 65}, r"batch exceeds the limit 64 of"),
                             ({"num_samples": 100, "n_future": 51, "batch": 2},

@@ -56,7 +56,7 @@ def test_keras_i3d_layout_and_logit_frames():
     model = inception_i3d.build_i3d()
     out = model(np.zeros((1, 16, 224, 224, 3), np.float32))
     assert tuple(out.shape) == (1, 1, 1, 1, 400)  # 16 frames -> 8 -> 4 -> 2 -> 1 logit frame
-    names = {l.name for l in model.layers if l.weights}
+    names = {layer.name for layer in model.layers if layer.weights}
     assert "Mixed_5c.Branch_3.Conv3d_0b_1x1.conv" in names
     assert len([n for n in names if n.endswith(".conv")]) == 58
     assert isinstance(model, keras.Model)

@@ -160,7 +160,8 @@ def _write_bair(root, records_per_split=3, size=64, seed=0):
         folder = root / "softmotion30_44k" / split
         os.makedirs(folder, exist_ok=True)
         truth[split] = []
-        with tf.io.TFRecordWriter(str(folder / f"traj_0_to_{records_per_split - 1}.tfrecords")) as w:
+        path = folder / f"traj_0_to_{records_per_split - 1}.tfrecords"
+        with tf.io.TFRecordWriter(str(path)) as w:
             for _ in range(records_per_split):
                 serialized, frames = _bair_example(rng, size)
                 w.write(serialized)

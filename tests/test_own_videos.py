@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from svg_tf import datasets
-from svg_tf.datasets import shard_writer, video_files
+from svg_tf.datasets import video_files
 from svg_tf.datasets.videos_prepare import prepare
 from svg_tf.errors import FileReadError
 

@@ -85,7 +85,8 @@ def test_resume_with_changed_config_is_refused(tmp_path):
     _fake_checkpoint(logdir)
     # extending training (or lowering lr) is fine
     assert resume_changes(logdir, tiny_config("lp", niter=500)) == {"niter": (300, 500)}
-    with pytest.raises(TrainingError, match=r"z_dim: saved 4, now 5.*beta: saved|beta: saved.*z_dim"):
+    with pytest.raises(TrainingError,
+                       match=r"z_dim: saved 4, now 5.*beta: saved|beta: saved.*z_dim"):
         resume_changes(logdir, tiny_config("lp", z_dim=5, beta=0.5))
     # The compute dtype is part of the run: toggling it is refused by name.
     with pytest.raises(TrainingError, match=r"mixed_precision: saved 'none', now 'bfloat16'"):
@@ -187,7 +188,7 @@ def test_bad_flags_fail_fast_with_a_message(tmp_path):
     proc = subprocess.run([sys.executable, "-c", DRIVER, json.dumps(argvs)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    line = [l for l in proc.stdout.splitlines() if l.startswith("RESULT")][-1]
+    line = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")][-1]
     for (args, message), logdir, (code, stderr) in zip(BAD_FLAGS, logdirs,
                                                        json.loads(line[len("RESULT"):])):
         _check_refusal(args, message, code, stderr, logdir)
@@ -227,7 +228,7 @@ for strategy, logdir, steps in (("mirrored", {str(logdir)!r}, None),
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    lines = [l for l in proc.stdout.splitlines() if l.startswith("STEP")]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("STEP")]
     line = lines[0]
     assert line.split()[1] == "3" and np.isfinite(float(line.split()[2]))
     assert tf.train.latest_checkpoint(str(logdir / "checkpoints")).endswith("ckpt-3")

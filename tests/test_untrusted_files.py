@@ -5,7 +5,6 @@ with one FileReadError naming it. Every file here is crafted by the test (no PyT
 import argparse
 import collections
 import io
-import os
 import pickle
 import pickletools
 import random

@@ -173,5 +173,10 @@ def _fmt(value):
     return "n/a (no collision in the window)" if value is None else f"{value:.4f}"
 
 
-if __name__ == "__main__":
+def entry_point():
+    """The program (python -m, or its console script)."""
     cli.run(main, define_flags)
+
+
+if __name__ == "__main__":
+    entry_point()

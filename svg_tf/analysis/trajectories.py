@@ -231,5 +231,10 @@ def main(argv):
     print(f"wrote {os.path.join(FLAGS.logdir, 'analysis')}/trajectories.png, trajectories.json")
 
 
-if __name__ == "__main__":
+def entry_point():
+    """The program (python -m, or its console script)."""
     cli.run(main, define_flags)
+
+
+if __name__ == "__main__":
+    entry_point()

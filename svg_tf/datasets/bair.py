@@ -74,7 +74,8 @@ def shard_files(data_dir, split):
 
 
 def load(split, *, seq_len, data_dir=None, batch_size=None, seed=None, camera="image_aux1",
-         source="tfrecord", image_size=SIZE, skip_corrupt=False, verify="headers", exclude_files=()):
+         source="tfrecord", image_size=SIZE, skip_corrupt=False, verify="headers",
+         exclude_files=()):
     """BAIR as a tf.data.Dataset; see `svg_tf.datasets.load`."""
     if camera not in CAMERAS:
         raise ValueError(f"camera={camera!r} is invalid: expected one of {list(CAMERAS)}")

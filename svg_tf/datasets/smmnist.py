@@ -1,4 +1,5 @@
-"""Stochastic Moving MNIST, generated on the fly (paper section 4.2 and the authors' data/moving_mnist.py).
+"""Stochastic Moving MNIST, generated on the fly (paper section 4.2 and the authors'
+data/moving_mnist.py).
 
 The trajectory rule is the authors' data/moving_mnist.py: 32x32 digits in 64x64 frames,
 start position uniform in [0, 31], integer velocity in [-4, 4]; before each frame is drawn, a

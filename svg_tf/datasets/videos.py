@@ -31,7 +31,8 @@ def load(split, *, seq_len, data_dir=None, batch_size=None, seed=None, image_siz
         split, seq_len=seq_len, data_dir=data_dir, batch_size=batch_size, seed=seed,
         image_size=image_size, channels=channels, name="videos", how_to_get=HOW_TO_GET,
         written_by=WRITTEN_BY, skip_corrupt=skip_corrupt, verify=verify,
-        exclude_files=exclude_files, fix="add longer videos, or prepare with a higher --fps or --max_clip_frames")
+        exclude_files=exclude_files,
+        fix="add longer videos, or prepare with a higher --fps or --max_clip_frames")
 
 
 def fields_from_data(data_dir) -> dict:

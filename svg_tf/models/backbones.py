@@ -248,5 +248,5 @@ def make_backbone(name, image_size=64, channels=1, g_dim=128, width=64):
     return spec.encoder(name="encoder", **args), spec.decoder(name="decoder", **args)
 
 
-__all__ = ["BackboneSpec", "REGISTRY", "DCGANEncoder", "DCGANDecoder", "VGGEncoder", "VGGDecoder", "make_backbone",
-           "stage_channels"]
+__all__ = ["BackboneSpec", "REGISTRY", "DCGANEncoder", "DCGANDecoder", "VGGEncoder",
+           "VGGDecoder", "make_backbone", "stage_channels"]

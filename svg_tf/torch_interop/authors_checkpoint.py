@@ -49,7 +49,8 @@ def read_checkpoint(path: str):
     missing = [m for m in MODULES[:4] if m not in obj]
     if missing:
         raise CheckpointError(f"{path} is not an SVG checkpoint: module(s) {missing} missing "
-                              f"(found keys {sorted(map(str, obj))[:12]}); expected {list(MODULES)} (prior "
+                              f"(found keys {sorted(map(str, obj))[:12]}); expected "
+                              f"{list(MODULES)} (prior "
                               "for SVG-LP only) and 'opt'")
     opt = obj.get("opt")
     if isinstance(opt, argparse.Namespace):

@@ -213,7 +213,8 @@ def load(path: str):
 def _storage_args(saved_id, context):
     """(storage type, key, numel, view) of a ('storage', ...) persistent id, checked."""
     if not isinstance(saved_id, tuple) or len(saved_id) not in (5, 6):
-        raise FileReadError(context.path, f"a persistent id of {len(saved_id) if isinstance(saved_id, tuple) else type(saved_id).__name__} items")
+        size = len(saved_id) if isinstance(saved_id, tuple) else type(saved_id).__name__
+        raise FileReadError(context.path, f"a persistent id of {size} items")
     storage_type, key, _, numel = saved_id[1:5]
     if not isinstance(storage_type, StorageType):
         raise FileReadError(context.path, "refused: a storage whose type is not a known "
