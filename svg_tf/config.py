@@ -97,7 +97,9 @@ class SVGConfig:
                                   "CPUs with AVX512-BF16/AMX). Weights, batch-norm statistics, "
                                   "KL, loss and optimizer state stay float32. A resume refuses "
                                   "a change.", choices=MIXED_PRECISION)
-    seed: int = _field(1, "training", "Seed of initialisation, data and noise.")
+    # In the model section: the posterior noise of train_step and the default sampling seed
+    # are the model's, so a model rebuilt from its Keras config must keep it.
+    seed: int = _field(1, "model", "Seed of initialisation, data and noise.")
 
     def __post_init__(self):
         data = _dataset_spec(self.dataset)

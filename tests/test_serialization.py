@@ -96,3 +96,14 @@ def test_model_round_trip_keeps_config_and_predictions():
     clone.build()
     clone.set_weights(model.get_weights())
     np.testing.assert_allclose(np.asarray(clone(videos)), np.asarray(model(videos)), atol=1e-6)
+
+
+def test_a_deserialised_model_keeps_its_seed():
+    """The seed drives the posterior noise and the default sampling seed: it once came back
+    as the preset's value when Keras rebuilt the model from its config."""
+    model = SVG(tiny_config("lp", seed=7))
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
+    assert clone.svg_config.seed == 7
+    videos = _frames([2, model.svg_config.seq_len, 64, 64, 1])
+    np.testing.assert_array_equal(clone.posterior_noise(videos, step=3),
+                                  model.posterior_noise(videos, step=3))
