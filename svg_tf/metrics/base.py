@@ -16,7 +16,9 @@ KINDS = (FRAME, VIDEO_SET)
 @dataclasses.dataclass(frozen=True)
 class Metric:
     """name: the --metrics value. convention: how it is computed (written to metrics.json).
-    requires: the evaluate_run argument it needs (e.g. lpips_weights), or None.
+    requires: the resource it needs (e.g. lpips_weights), or None: the name of evaluate_run's
+        keyword argument and of evaluate's flag that give it.
+    requires_help: the --help text of that flag.
     load(value): checks and loads that requirement once, before any sampling.
     frame_scores(samples [B, S, T, H, W, C], truth [B, 1, T, H, W, C], resource) -> [B, S, T]
         (FRAME metrics).
@@ -32,6 +34,7 @@ class Metric:
     convention: str
     unit: str = ""
     requires: str | None = None
+    requires_help: str = ""
     load: Callable[[Any], Any] | None = None
     frame_scores: Callable[..., Any] | None = None
     collect: Callable[..., dict] | None = None

