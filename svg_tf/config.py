@@ -13,6 +13,8 @@ import json
 import math
 from typing import Any
 
+from svg_tf import presets as preset_data
+
 MODELS = ("lp", "fp", "det")
 SKIP_MODES = ("last", "original", "every")
 BN_STATISTICS = ("frame", "batch")
@@ -171,16 +173,10 @@ class SVGConfig:
         return cls.from_dict(json.loads(text))
 
 
-# The paper's settings per dataset (paper section 4 and the authors' code). KTH follows the
-# authors' released command (z 24, beta 1e-6, lr 8e-4); the paper's text gives |z| = 32 for KTH.
-PRESETS: dict[str, dict[str, Any]] = {
-    "smmnist": dict(dataset="smmnist", backbone="dcgan", channels=1, z_dim=10, n_past=5,
-                    n_future=10, n_eval=30, beta=1e-4, lr=0.002, num_digits=2),
-    "kth": dict(dataset="kth", backbone="vgg", channels=1, z_dim=24, n_past=10, n_future=10,
-                n_eval=40, beta=1e-6, lr=0.0008),
-    "bair": dict(dataset="bair", backbone="vgg", channels=3, z_dim=64, n_past=2, n_future=10,
-                 n_eval=30, beta=1e-4, lr=0.002),
-}
+# The paper's settings per dataset: svg_tf/presets.py holds them with their parameter counts
+# and published numbers.
+PRESETS: dict[str, dict[str, Any]] = {name: dict(preset.settings)
+                                      for name, preset in preset_data.PRESETS.items()}
 
 
 # Settings a resume may change: they act on the optimizer or the schedule only, never on a

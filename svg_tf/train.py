@@ -129,6 +129,18 @@ def parameter_table(model) -> str:
     return "\n".join(lines)
 
 
+def preset_parameters(config) -> int | None:
+    """The authors' parameter count when `config`'s model is exactly its paper preset's."""
+    from svg_tf.presets import PRESETS
+
+    preset = PRESETS.get(config.dataset)
+    if preset is None:
+        return None
+    paper = config_lib.get_config(config.dataset, config.model)
+    return preset.parameters[config.model] if (
+        config.section("model") == paper.section("model")) else None
+
+
 def check_logdir(logdir: str) -> None:
     """A usage error (one line) when --logdir cannot be a run directory."""
     if "://" in logdir:
@@ -162,6 +174,10 @@ def main(argv):
 
         print(f"{config.dataset} {config.model} ({config.backbone}{config.image_size}, "
               f"z {config.z_dim})")
+        expected = preset_parameters(config)
+        if expected:
+            print(f"the paper preset's {config.model}: {expected:,} parameters, as the "
+                  "authors' PyTorch model")
         print(parameter_table(build_model(config, compile=False)))
         return 0
     from svg_tf.errors import FileReadError

@@ -35,7 +35,7 @@ def test_relative_links_and_images_resolve(page):
 
 def program_flags(program: str) -> set:
     """The flags a program defines, read from its source (DEFINE_* calls; train's are
-    generated from the config fields)."""
+    generated from the config fields, evaluate's resource flags from the metrics)."""
     path = os.path.join(ROOT, *program.split(".")) + ".py"
     if not os.path.exists(path):
         return set()
@@ -43,6 +43,10 @@ def program_flags(program: str) -> set:
     names = set(re.findall(r"DEFINE_\w+\(\s*\"(\w+)\"", text))
     if program == "svg_tf.train":
         names |= {f.metadata["flag"] or f.name for f in dataclasses.fields(SVGConfig)}
+    if program == "svg_tf.evaluate":
+        from svg_tf.metrics import requirements
+
+        names |= set(requirements())
     return names | ABSL_FLAGS
 
 
@@ -68,3 +72,19 @@ def test_every_command_shown_names_a_real_program_and_its_flags():
                          for flag in used if flag not in defined]
     assert seen > 20
     assert not problems, problems
+
+
+def test_the_presets_table_quotes_the_preset_data():
+    """README's presets table: each row's settings and LP parameter count come from
+    svg_tf/presets.py."""
+    from svg_tf.presets import PRESETS
+
+    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    for name, preset in PRESETS.items():
+        row = next(line for line in text.splitlines() if line.startswith(f"| {name} |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        s = preset.settings
+        assert cells[1] == f"{s['backbone']}64" and cells[2] == str(s["channels"]), row
+        assert cells[3] == str(s["z_dim"]) and cells[4] == f"{s['n_past']} → {s['n_future']}"
+        assert float(cells[5]) == s["beta"] and float(cells[6]) == s["lr"], row
+        assert cells[7] == f"{preset.parameters['lp']:,}", row

@@ -29,3 +29,14 @@ def test_trainable_parameter_counts(dataset, model, overrides, total, parts):
     assert _count(svg.trainable_weights) == total
     for name, expected in parts.items():
         assert _count(getattr(svg, name).trainable_weights) == expected, name
+
+
+@pytest.mark.parametrize("dataset", ["smmnist", "kth", "bair"])
+def test_every_preset_builds_the_parameters_it_declares(dataset):
+    """svg_tf/presets.py is what --summary_only and the docs quote: each variant of each
+    preset has exactly its declared count."""
+    from svg_tf.presets import PRESETS
+
+    for model, expected in PRESETS[dataset].parameters.items():
+        svg = build_model(get_config(dataset, model), compile=False)
+        assert _count(svg.trainable_weights) == expected, (dataset, model)

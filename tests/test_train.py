@@ -121,7 +121,7 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
 
 def test_summary_only_prints_paper_parameter_counts():
     cases = (("smmnist", [], "12,614,057"),
-             ("kth", ["--z_dim=24"], "22,778,081"),  # no --data_dir: needs no data
+             ("kth", [], "22,778,081"),  # no --data_dir: needs no data
              ("bair", [], "22,831,747"))
     running = [_start_cli(f"--dataset={dataset}", "--summary_only", *extra)
                for dataset, extra, _ in cases]
@@ -129,6 +129,7 @@ def test_summary_only_prints_paper_parameter_counts():
         stdout, stderr = process.communicate(timeout=300)
         assert process.returncode == 0, (dataset, stderr[-2000:])
         assert f"trainable parameters: {expected}" in stdout.splitlines()[-1], dataset
+        assert f"the paper preset's lp: {expected} parameters" in stdout, dataset
         assert "encoder" in stdout and "frame_predictor" in stdout
 
 
