@@ -33,11 +33,6 @@ from svg_tf.run_dir import load_run
 SSIM_METRIC = {"gaussian": "ssim", "svg": "ssim_svg"}
 
 
-def test_videos(config, num_sequences, seq_len, data_dir=None, batch_size=4, **options):
-    """The fixed test set, batched, limited to num_sequences."""
-    return datasets.test_stream(config, num_sequences, seq_len, data_dir, batch_size, **options)
-
-
 def output_name(metric_name, ssim):
     """The name a metric is reported under: the headline SSIM convention is `ssim`, the
     other one `ssim_<convention>`; every other metric keeps its registry name."""
@@ -135,8 +130,8 @@ def evaluate_run(logdir, *, num_samples=None, num_sequences=None, n_eval=None, s
         raise FileReadError(out_dir, "cannot be written ("
                             f"{getattr(error, 'message', None) or error}): evaluate writes "
                             "its results into the run; copy the run to a writable folder") from None
-    data = test_videos(config, num_sequences, n_eval, data_dir, batch_size,
-                       **(dataset_options or {}))
+    data = datasets.test_stream(config, num_sequences, n_eval, data_dir, batch_size,
+                                **(dataset_options or {}))
     num_batches = math.ceil(num_sequences / batch_size)
     bar = _progress(num_batches, progress)
     start = time.time()

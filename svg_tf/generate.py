@@ -42,7 +42,7 @@ def generate(logdir, out, num_samples=100, num_random=3, n_eval=None, index=0, s
              data_dir=None, dataset_options=None, bn=None, batch_size=16):
     """Write the comparison picture; returns (path, rows) with rows `[R, T, H, W, C]`."""
     from svg_tf import metrics, visualize
-    from svg_tf.evaluation import test_videos
+    from svg_tf import datasets
     from svg_tf.run_dir import data_dir as trained_data_dir
     from svg_tf.run_dir import load_run
 
@@ -58,8 +58,8 @@ def generate(logdir, out, num_samples=100, num_random=3, n_eval=None, index=0, s
     bn = bn or config.sample_bn
     # The batch holding `index`: with bn='batch' its sequences share batch-norm statistics.
     first = index - index % batch_size
-    videos = test_videos(config, first + batch_size, n_eval, data_dir, batch_size,
-                         **(dataset_options or {}))
+    videos = datasets.test_stream(config, first + batch_size, n_eval, data_dir, batch_size,
+                                  **(dataset_options or {}))
     batches = list(videos)
     available = sum(int(b.shape[0]) for b in batches)
     if first // batch_size >= len(batches) or index - first >= len(batches[first // batch_size]):

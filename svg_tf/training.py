@@ -55,13 +55,6 @@ def resume_changes(logdir: str, config: SVGConfig) -> dict:
     return allowed
 
 
-def train_dataset(config: SVGConfig, data_dir=None, step=0, **options):
-    """The endless training stream at the global batch size, from the data position of
-    `step` (SM-MNIST continues exactly; file-backed datasets restart a fresh shuffled order
-    seeded by (seed, step)). See `datasets.train_stream`."""
-    return datasets.train_stream(config, data_dir, step, **options)
-
-
 def visual_batch(config: SVGConfig, data_dir=None, **options):
     """Fixed test sequences (n_eval frames) that every epoch's pictures show."""
     data = datasets.test_stream(config, NUM_VIS_SEQUENCES, config.n_eval, data_dir, **options)
@@ -313,7 +306,7 @@ class _TrainStream:
         options = dict(self.options)
         if self.excluded:
             options["exclude_files"] = tuple(self.excluded)
-        data = train_dataset(self.config, self.data_dir, step=step, **options)
+        data = datasets.train_stream(self.config, self.data_dir, step, **options)
         self.iterator = iter(self.strategy.experimental_distribute_dataset(data))
 
     def next(self, step):

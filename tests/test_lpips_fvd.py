@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from svg_tf import metrics, torch_pickle
 from svg_tf.metrics import frechet_video as fvd
-from svg_tf.lpips import convert_weights
+from svg_tf.metrics.lpips_network import convert_weights
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 sys.path.insert(0, FIXTURES)

@@ -1,5 +1,5 @@
 """LPIPS v0.1 (AlexNet) as a metric: needs the weights file of python -m
-svg_tf.convert_lpips (the network itself is svg_tf/lpips.py)."""
+svg_tf.convert_lpips (the network itself is lpips_network.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from svg_tf.metrics.base import FRAME, Metric
 def lpips(x, y, weights):
     """LPIPS v0.1 (AlexNet) distance per frame for frames `[..., H, W, C]` in [0, 1]; lower
     is more similar. `weights`: the .npz made by `python -m svg_tf.convert_lpips`."""
-    from svg_tf import lpips as lpips_lib
+    from svg_tf.metrics import lpips_network as lpips_lib
 
     return lpips_lib.lpips(x, y, weights)
 
@@ -17,7 +17,7 @@ def lpips(x, y, weights):
 
 
 def _load(weights):
-    from svg_tf import lpips as lpips_lib
+    from svg_tf.metrics import lpips_network as lpips_lib
 
     lpips_lib.load_weights(weights)  # fail before any sampling
     return weights

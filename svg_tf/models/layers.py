@@ -96,6 +96,15 @@ def build_sublayers(layer, *shapes):
         layer.compute_output_spec(*[symbolic(s) for s in shapes])
 
 
+def replica_position():
+    """(replica context or None, number of replicas in sync, this replica's index): where a
+    computation runs under tf.distribute (1 and 0 outside it)."""
+    context = tf.distribute.get_replica_context()
+    if context is None:
+        return None, 1, 0
+    return context, context.num_replicas_in_sync, context.replica_id_in_sync_group
+
+
 def merge_groups(x):
     """[G, B, ...] -> [G*B, ...] (the trailing dims must be static)."""
     return tf.reshape(x, [-1] + list(x.shape[2:]))
@@ -198,8 +207,7 @@ class FrameBatchNorm(keras.layers.Layer):
         rank = len(x.shape)
         axes = list(range(1, rank - 1))  # B and the spatial axes; one statistic per group
         count = tf.cast(tf.reduce_prod(tf.shape(x32)[1:-1]), tf.float32)
-        context = tf.distribute.get_replica_context()
-        replicas = context.num_replicas_in_sync if context is not None else 1
+        context, replicas, _ = replica_position()
 
         def all_sum(value):
             if replicas > 1:

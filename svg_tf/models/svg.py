@@ -28,7 +28,7 @@ from svg_tf.config import get_config as preset_config
 from svg_tf.models.backbones import make_backbone
 from svg_tf.models.generation import Generation, TracedFunctions
 from svg_tf.models.latents import SkipPolicy, encoder_call_order, make_prior, predictor_input
-from svg_tf.models.layers import batch_norm_updates
+from svg_tf.models.layers import batch_norm_updates, replica_position
 from svg_tf.models.recurrent import GaussianLSTM, LSTMStack, reparameterize
 
 tfd = tfp.distributions
@@ -142,9 +142,7 @@ class SVG(Generation, keras.Model):
             return None
         x = tf.convert_to_tensor(x)
         local = tf.shape(x)[0]
-        context = tf.distribute.get_replica_context()
-        replicas = context.num_replicas_in_sync if context is not None else 1
-        replica = context.replica_id_in_sync_group if context is not None else 0
+        _, replicas, replica = replica_position()
         if step is None:
             optimizer = getattr(self, "optimizer", None)
             step = optimizer.iterations if optimizer is not None else 0
@@ -154,10 +152,6 @@ class SVG(Generation, keras.Model):
         noise = tf.random.stateless_normal(tf.stack(shape), seed)
         start = tf.cast(replica, tf.int32) * local
         return noise[:, start:start + local]
-
-    def _replicas(self):
-        context = tf.distribute.get_replica_context()
-        return context.num_replicas_in_sync if context is not None else 1
 
     def _update_trackers(self, terms, frames):
         # Logged per frame as the original does: totals divided by n_past + n_future.
@@ -173,7 +167,7 @@ class SVG(Generation, keras.Model):
             terms = self.elbo_terms(x, eps, training=True)
             # Each replica's loss is a mean over its local batch; the optimizer sums the
             # gradients over replicas, so dividing by their number gives the global mean.
-            scaled = terms["loss"] / self._replicas()
+            scaled = terms["loss"] / replica_position()[1]
             if hasattr(self.optimizer, "scale_loss"):
                 scaled = self.optimizer.scale_loss(scaled)
         grads = tape.gradient(scaled, self.trainable_variables)
