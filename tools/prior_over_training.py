@@ -39,6 +39,9 @@ def define_flags():
     flags.DEFINE_string("out", None, "Output path without extension (.json, .md, .png added).")
     flags.DEFINE_integer("eval_sequences", 0, "Test sequences for best-of-100 SSIM (0: skip).")
     flags.DEFINE_integer("eval_samples", 100, "Samples per sequence for the SSIM.")
+    flags.DEFINE_boolean("reuse", True, "Keep the rows of OUT.json for checkpoints already "
+                         "analysed with the same settings (a longer run adds only its new "
+                         "checkpoints).")
 
 
 RULE = 1.1  # docs/reproduction.md calls claim (c) reproduced above this ratio
@@ -50,7 +53,10 @@ def at_step(values: dict, step: int):
     return values[max(earlier)] if earlier else None
 
 
-def analyse(logdir, digits, eval_sequences=0, eval_samples=100):
+def analyse(logdir, digits, eval_sequences=0, eval_samples=100, done=()):
+    """One row per kept checkpoint; rows in `done` (earlier results, same settings) are
+    kept as they are."""
+    done = {row["step"]: row for row in done if ("ssim" in row) == bool(eval_sequences)}
     checkpoints = run_dir.kept_checkpoints(logdir)
     if not checkpoints:
         raise app.UsageError(f"{logdir} has no kept checkpoints: train with --keep_every=N")
@@ -59,6 +65,9 @@ def analyse(logdir, digits, eval_sequences=0, eval_samples=100):
     rows = []
     for checkpoint in checkpoints:
         step = int(checkpoint.rsplit("-", 1)[1])
+        if step in done:
+            rows.append(done[step])
+            continue
         result = prior_sigma(logdir, digits=digits, checkpoint=checkpoint)
         offsets = {int(k): v for k, v in result["ratio_by_offset"].items() if v is not None}
         best = max(offsets, key=offsets.get)
@@ -118,7 +127,11 @@ def main(argv):
     del argv
     if not FLAGS.logdir or not FLAGS.out:
         raise app.UsageError("--logdir and --out are required")
-    rows = analyse(FLAGS.logdir, FLAGS.digits, FLAGS.eval_sequences, FLAGS.eval_samples)
+    done = []
+    if FLAGS.reuse and os.path.exists(FLAGS.out + ".json"):
+        with open(FLAGS.out + ".json") as f:
+            done = json.load(f)
+    rows = analyse(FLAGS.logdir, FLAGS.digits, FLAGS.eval_sequences, FLAGS.eval_samples, done)
     os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
     with open(FLAGS.out + ".json", "w") as f:
         json.dump(rows, f, indent=2)
