@@ -1,11 +1,17 @@
 """svg_tf: Stochastic Video Generation with a Learned Prior (Denton & Fergus, 2018) in
 TensorFlow 2 / Keras 3.
 
-The model and the run-directory loader are imported on first use, so that the command-line
-programs (`python -m svg_tf.train`, ...) can load TensorFlow quietly first.
+The model and the run-directory loader are imported on first use. When a program runs
+(`python -m svg_tf.train`, a console script, a tools/ script), TensorFlow is loaded quietly
+here, before any module imports it (svg_tf.cli).
 """
 
-from svg_tf.config import PRESETS, SVGConfig, get_config
+from svg_tf import cli as _cli
+
+if _cli.started_as_program():
+    _cli.quiet_tensorflow()
+
+from svg_tf.config import PRESETS, SVGConfig, get_config  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["SVGConfig", "get_config", "PRESETS", "SVG", "build_model", "load_run", "__version__"]

@@ -25,14 +25,13 @@ import time
 
 from svg_tf import cli
 
-cli.quiet_tensorflow()  # before TensorFlow loads
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from absl import flags  # noqa: E402
+import numpy as np
+import tensorflow as tf
+from absl import flags
 
-from svg_tf.config import PRESETS  # noqa: E402
-from svg_tf.datasets import smmnist  # noqa: E402
+from svg_tf.config import PRESETS
+from svg_tf.datasets import smmnist
 
 
 FLAGS = flags.FLAGS

@@ -16,6 +16,17 @@ from absl import app
 VERBOSE_ENV = "SVG_TF_VERBOSE"
 
 
+def started_as_program() -> bool:
+    """Whether this process is one of svg_tf's programs: `python -m svg_tf.NAME` (argv[0] is
+    "-m" while the package loads), a console script (svg-*), or a script of the repository's
+    tools/ folder. The package then loads TensorFlow quietly before anything else imports it,
+    so that no program has to call `quiet_tensorflow` ahead of its imports."""
+    first = sys.argv[0] if sys.argv else ""
+    folder = os.path.basename(os.path.dirname(os.path.abspath(first))) if first else ""
+    return (first == "-m" or os.path.basename(first).startswith("svg-")
+            or (folder == "tools" and first.endswith(".py")))
+
+
 def quiet_tensorflow() -> None:
     """Import TensorFlow (and probe its devices) with the process's stderr sent to
     /dev/null; a no-op when it is already loaded or SVG_TF_VERBOSE=1."""

@@ -11,14 +11,11 @@ from __future__ import annotations
 from absl import app, flags
 
 from svg_tf import cli
-
-cli.quiet_tensorflow()  # before the imports below load TensorFlow
-
-from svg_tf import config as config_lib  # noqa: E402
-from svg_tf.datasets import records  # noqa: E402
-from svg_tf.metrics import (DEFAULT, REGISTRY, SELECTIONS, SSIM_CONVENTIONS,  # noqa: E402
+from svg_tf import config as config_lib
+from svg_tf.datasets import records
+from svg_tf.metrics import (DEFAULT, REGISTRY, SELECTIONS, SSIM_CONVENTIONS,
                             requirements)
-from svg_tf.protocols import PROTOCOLS  # noqa: E402
+from svg_tf.protocols import PROTOCOLS
 
 FLAGS = flags.FLAGS
 

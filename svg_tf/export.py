@@ -9,10 +9,7 @@ from __future__ import annotations
 from absl import app, flags
 
 from svg_tf import cli
-
-cli.quiet_tensorflow()  # before the imports below load TensorFlow
-
-from svg_tf.serving import ServingLimits  # noqa: E402
+from svg_tf.serving import ServingLimits
 
 FLAGS = flags.FLAGS
 

@@ -14,13 +14,10 @@ import sys
 from absl import app, flags
 
 from svg_tf import cli
-
-cli.quiet_tensorflow()  # before the imports below load TensorFlow
-
-from svg_tf import config as config_lib  # noqa: E402
-from svg_tf import datasets  # noqa: E402
-from svg_tf.distribute import STRATEGIES  # noqa: E402
-from svg_tf.datasets.records import (SKIP_CORRUPT_HELP, VERIFY_HELP,  # noqa: E402
+from svg_tf import config as config_lib
+from svg_tf import datasets
+from svg_tf.distribute import STRATEGIES
+from svg_tf.datasets.records import (SKIP_CORRUPT_HELP, VERIFY_HELP,
                                      VERIFY_MODES)
 
 FLAGS = flags.FLAGS

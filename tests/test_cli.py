@@ -16,6 +16,9 @@ def test_help_exits_zero_and_lists_the_flags():
         stdout, stderr = process.communicate(timeout=300)
         assert process.returncode == 0, (program, stderr[-2000:])
         assert "--" in stdout and program.split(".")[-1] in stdout + stderr
+        # TensorFlow was loaded quietly by the package (cli.started_as_program)
+        assert not any(word in stderr for word in ("oneDNN", "cuda", "cpu_feature_guard")), \
+            (program, stderr[-2000:])
 
 
 def test_warnings_are_one_line_without_the_source_line():

@@ -19,14 +19,13 @@ from absl import app, flags
 
 from svg_tf import cli
 
-cli.quiet_tensorflow()  # before the imports below load TensorFlow
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
 
-from svg_tf.datasets import smmnist  # noqa: E402
-from svg_tf.metrics import frechet_video  # noqa: E402
-from svg_tf.metrics.frechet import frechet_distance  # noqa: E402
+from svg_tf.datasets import smmnist
+from svg_tf.metrics import frechet_video
+from svg_tf.metrics.frechet import frechet_distance
 
 FLAGS = flags.FLAGS
 

@@ -18,9 +18,8 @@ from absl import app, flags
 
 from svg_tf import cli
 
-cli.quiet_tensorflow()  # before the imports below load TensorFlow
 
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
 FLAGS = flags.FLAGS
 

@@ -21,13 +21,11 @@ from absl import app, flags
 
 from svg_tf import cli
 
-cli.quiet_tensorflow()  # before the imports below load TensorFlow
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from loss_curves import read_scalar  # noqa: E402
+from loss_curves import read_scalar
 
-from svg_tf import run_dir  # noqa: E402
-from svg_tf.analysis.prior_sigma import prior_sigma  # noqa: E402
+from svg_tf import run_dir
+from svg_tf.analysis.prior_sigma import prior_sigma
 
 FLAGS = flags.FLAGS
 

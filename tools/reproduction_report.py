@@ -20,12 +20,9 @@ import numpy as np
 from absl import flags
 
 from svg_tf import cli
-
-cli.quiet_tensorflow()  # before the imports below load TensorFlow
-
-from svg_tf import metrics  # noqa: E402
-from svg_tf.datasets import smmnist  # noqa: E402
-from svg_tf.config import SVGConfig  # noqa: E402
+from svg_tf import metrics
+from svg_tf.datasets import smmnist
+from svg_tf.config import SVGConfig
 
 MODELS = ("lp", "fp", "det")
 PUBLISHED = ("Published best-of-100 numbers for SVG (SRVP's evaluation, Gaussian SSIM): "

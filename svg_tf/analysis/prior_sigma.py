@@ -21,12 +21,9 @@ import numpy as np
 from absl import app, flags
 
 from svg_tf import cli
-
-cli.quiet_tensorflow()  # before the imports below load TensorFlow
-
-from svg_tf import config as config_lib  # noqa: E402
-from svg_tf.datasets import smmnist  # noqa: E402
-from svg_tf.analysis.common import load_smmnist_run, savefig, write_json  # noqa: E402
+from svg_tf import config as config_lib
+from svg_tf.datasets import smmnist
+from svg_tf.analysis.common import load_smmnist_run, savefig, write_json
 
 
 def prior_sigma(logdir, num_sequences=100, num_steps=100, trajectory_seed=0, seed=0,

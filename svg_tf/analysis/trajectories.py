@@ -26,16 +26,15 @@ from absl import app, flags
 
 from svg_tf import cli
 
-cli.quiet_tensorflow()  # before the imports below load TensorFlow
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
 
-from svg_tf import config as config_lib  # noqa: E402
-from svg_tf.datasets.mnist_digits import load_digits  # noqa: E402
-from svg_tf.datasets import smmnist  # noqa: E402
-from svg_tf.datasets.smmnist import sequence_spec  # noqa: E402
-from svg_tf.analysis.common import load_smmnist_run, savefig, write_json  # noqa: E402
+from svg_tf import config as config_lib
+from svg_tf.datasets.mnist_digits import load_digits
+from svg_tf.datasets import smmnist
+from svg_tf.datasets.smmnist import sequence_spec
+from svg_tf.analysis.common import load_smmnist_run, savefig, write_json
 
 MAX_DELTA = 8  # clamping at walls can move a digit by more than the speed limit of 4
 
