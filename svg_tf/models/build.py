@@ -17,9 +17,21 @@ def build_model(config: SVGConfig, compile: bool = True, jit_compile=False,
 
     Weights are initialised as the original (N(0, 0.02) convs/linears, BN gamma N(1, 0.02),
     PyTorch's uniform LSTM init); call `keras.utils.set_random_seed` first for a reproducible
-    initialisation. mixed_precision ("float16", "bfloat16", True = "float16"; default: the
-    config's): compute in that dtype with float32 weights, batch-norm statistics, KL, loss and
-    optimizer state; float16 adds a loss-scaling optimizer.
+    initialisation.
+
+    Args:
+      config: the experiment's SVGConfig (`svg_tf.get_config`).
+      compile: attach the optimizer (config.optimizer, lr, beta1).
+      jit_compile: compile the training step with XLA.
+      mixed_precision: "float16", "bfloat16", True (= "float16") or None (the config's):
+        compute in that dtype with float32 weights, batch-norm statistics, KL, loss and
+        optimizer state; float16 adds a loss-scaling optimizer.
+
+    Returns:
+      The SVG model.
+
+    Example:
+      >>> model = build_model(get_config("smmnist", "lp", width=32))
     """
     if mixed_precision is None:
         mixed_precision = config.mixed_precision
