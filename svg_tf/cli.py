@@ -50,6 +50,18 @@ def quiet_tensorflow() -> None:
     absl.logging.set_verbosity(absl.logging.WARNING)
 
 
+def check_arguments(argv, *required) -> None:
+    """The usage checks every program starts with: no positional arguments, and each flag
+    in `required` given (`--a and --b are required`)."""
+    from absl import flags
+
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if any(not getattr(flags.FLAGS, name) for name in required):
+        names = " and ".join(f"--{name}" for name in required)
+        raise app.UsageError(f"{names} {'is' if len(required) == 1 else 'are'} required")
+
+
 def usage_errors_in_one_line(main):
     """`main` with app.UsageError printed as `error: ...` (exit status 2) instead of the
     program's whole --help text, and a FileReadError (a file missing, damaged or refused,

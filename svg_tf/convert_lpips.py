@@ -10,7 +10,7 @@ the output .npz (svg_tf.torch_interop.lpips_weights) is what `evaluate --lpips_w
 
 from __future__ import annotations
 
-from absl import app, flags
+from absl import flags
 
 from svg_tf import cli
 
@@ -25,10 +25,7 @@ def define_flags():
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    if not FLAGS.alexnet or not FLAGS.linear:
-        raise app.UsageError("--alexnet and --linear are required")
+    cli.check_arguments(argv, "alexnet", "linear")
     from svg_tf.torch_interop.lpips_weights import convert
 
     path = convert(FLAGS.alexnet, FLAGS.linear, FLAGS.out)  # FileReadError: one line (cli)

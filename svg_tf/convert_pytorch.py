@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from absl import app, flags
+from absl import flags
 
 from svg_tf import cli
 
@@ -27,10 +27,7 @@ def define_flags():
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    if not FLAGS.checkpoint or not FLAGS.logdir:
-        raise app.UsageError("--checkpoint and --logdir are required")
+    cli.check_arguments(argv, "checkpoint", "logdir")
     from svg_tf.torch_interop.authors_checkpoint import convert
     from svg_tf.train import parameter_table
 

@@ -83,8 +83,7 @@ def summary_line(result) -> str:
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    cli.check_arguments(argv)
     from svg_tf.evaluation import compare_runs, evaluate_run, frame_metric_names
 
     if FLAGS.compare:

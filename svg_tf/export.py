@@ -35,10 +35,7 @@ def define_flags():
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    if not FLAGS.logdir or not FLAGS.export_dir:
-        raise app.UsageError("--logdir and --export_dir are required")
+    cli.check_arguments(argv, "logdir", "export_dir")
     from svg_tf.serving import describe_signatures, directory_size, export
 
     try:

@@ -92,10 +92,7 @@ def generate(logdir, out, num_samples=100, num_random=3, n_eval=None, index=0, s
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    if not FLAGS.logdir or not FLAGS.out:
-        raise app.UsageError("--logdir and --out are required")
+    cli.check_arguments(argv, "logdir", "out")
     options = cli.run_dataset_options(FLAGS.logdir, FLAGS)
     print(f"sampling {FLAGS.num_samples} continuations of test sequence {FLAGS.index} (with "
           f"the {FLAGS.batch_size} sequences of its batch) ...", flush=True)

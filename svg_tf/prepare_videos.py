@@ -43,10 +43,7 @@ def define_flags():
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    if not FLAGS.src or not FLAGS.out:
-        raise app.UsageError("--src and --out are required")
+    cli.check_arguments(argv, "src", "out")
     from svg_tf.datasets.shard_writer import PreparationError
     from svg_tf.datasets.videos_prepare import prepare
     from svg_tf.errors import FileReadError

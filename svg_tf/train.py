@@ -152,8 +152,7 @@ def check_logdir(logdir: str) -> None:
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    cli.check_arguments(argv)
     spec = datasets.spec(FLAGS.dataset)
     if spec.needs_data_dir and not FLAGS.summary_only:
         if not FLAGS.data_dir:

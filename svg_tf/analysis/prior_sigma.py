@@ -149,9 +149,7 @@ def define_flags():
 
 
 def main(argv):
-    del argv
-    if not FLAGS.logdir:
-        raise app.UsageError("--logdir is required")
+    cli.check_arguments(argv, "logdir")
     try:
         result = prior_sigma(FLAGS.logdir, FLAGS.num_sequences, FLAGS.num_steps,
                              FLAGS.trajectory_seed, FLAGS.seed, digits=FLAGS.digits,

@@ -210,9 +210,7 @@ def define_flags():
 
 
 def main(argv):
-    del argv
-    if not FLAGS.logdir:
-        raise app.UsageError("--logdir is required")
+    cli.check_arguments(argv, "logdir")
     try:
         result = trajectories(FLAGS.logdir, FLAGS.index, FLAGS.num_sequences,
                               FLAGS.num_samples, FLAGS.num_steps, FLAGS.num_truth, FLAGS.seed,
