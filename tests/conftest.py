@@ -78,6 +78,9 @@ for argv in json.loads(sys.argv[2]):
         try:
             flags.FLAGS([sys.argv[1]] + argv)
             code = cli.usage_errors_in_one_line(program.main)([sys.argv[1]])
+        except flags.Error as error:  # what absl prints for a value outside an enum
+            print(f"FATAL Flags parsing error: {error}", file=sys.stderr)
+            code = 1
         except BaseException:
             print("TRACEBACK " + traceback.format_exc(), file=sys.stderr)
             code = 99

@@ -149,27 +149,8 @@ BAD_FLAGS = [
 ]
 
 # Every case through the program's own flag parsing and main() in one process (one
-# TensorFlow start instead of eleven); two cases also as real command lines below.
-DRIVER = """
-import contextlib, io, json, sys
-from absl import flags
-from svg_tf import cli, train
-train.define_flags()
-results = []
-for argv in json.loads(sys.argv[1]):
-    flags.FLAGS.unparse_flags()
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        try:
-            flags.FLAGS(["train"] + argv)
-        except flags.Error as error:  # what absl prints for a value outside an enum
-            print(f"FATAL Flags parsing error: {error}", file=sys.stderr)
-            code = 1
-        else:
-            code = cli.usage_errors_in_one_line(train.main)(["train"])
-    results.append([code, err.getvalue()])
-print("RESULT" + json.dumps(results))
-"""
+# TensorFlow start instead of eleven; conftest.run_programs); two cases also as real command
+# lines below.
 
 
 def _check_refusal(args, message, code, stderr, logdir):
@@ -182,17 +163,13 @@ def _check_refusal(args, message, code, stderr, logdir):
 
 
 def test_bad_flags_fail_fast_with_a_message(tmp_path):
-    import json
+    from conftest import run_programs
 
     logdirs = [tmp_path / f"run{i}" for i in range(len(BAD_FLAGS))]
     argvs = [[f"--logdir={logdir}", *args] for (args, _), logdir in zip(BAD_FLAGS, logdirs)]
     real = [(i, _start_cli(*argvs[i])) for i in (6, 10)]  # seed=-5, logdir is a file
-    proc = subprocess.run([sys.executable, "-c", DRIVER, json.dumps(argvs)],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    line = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")][-1]
     for (args, message), logdir, (code, stderr) in zip(BAD_FLAGS, logdirs,
-                                                       json.loads(line[len("RESULT"):])):
+                                                       run_programs("svg_tf.train", argvs)):
         _check_refusal(args, message, code, stderr, logdir)
     for i, process in real:
         _, stderr = process.communicate(timeout=120)
