@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from svg_tf.config import RESUMABLE_FIELDS, SVGConfig
 from svg_tf.errors import FileReadError
+from svg_tf.json_file import read_json  # noqa: F401  (run_dir.read_json: its older name)
 
 CONFIG_FILE = "config.json"
 DATA_FILE = "data.json"
@@ -72,23 +73,6 @@ def saved_config_dict(logdir: str) -> dict | None:
     if not tf.io.gfile.exists(path):
         return None
     return read_json(path, "svg_tf config")
-
-
-def read_json(path: str, what: str) -> dict:
-    """A JSON object file written by svg_tf; FileReadError naming it when it is not one."""
-    if tf.io.gfile.isdir(path):
-        raise FileReadError(path, f"is a folder, not the {what} file")
-    try:
-        with tf.io.gfile.GFile(path) as f:
-            value = json.loads(f.read())
-    except (tf.errors.OpError, OSError) as error:
-        raise FileReadError(path, f"cannot be read ({getattr(error, 'message', error)})") from None
-    except (ValueError, UnicodeDecodeError) as error:
-        raise FileReadError(path, f"is not valid JSON ({error}): truncated or damaged? "
-                                  f"(expected the {what})") from None
-    if not isinstance(value, dict):
-        raise FileReadError(path, f"holds a JSON {type(value).__name__}, not the {what}")
-    return value
 
 
 def config_changes(saved: dict, config: SVGConfig) -> tuple[dict, dict]:

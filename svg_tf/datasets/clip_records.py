@@ -78,11 +78,9 @@ def read_manifest(data_dir, written_by):
     if not tf.io.gfile.exists(path):
         return None
     from svg_tf.errors import FileReadError
-    from svg_tf.run_dir import read_json
+    from svg_tf.json_file import read_json
 
     manifest = read_json(path, f"manifest of {written_by}")
-    if not isinstance(manifest, dict):
-        raise FileReadError(path, f"expected a JSON object (the manifest of {written_by})")
     if manifest.get("complete") is False:
         raise FileReadError(path, f"the preparation did not finish: run {written_by} again "
                                   "with the same flags to resume it")

@@ -160,13 +160,9 @@ def summarise_splits(shard_info: dict) -> dict:
 def read_manifest(path):
     if not os.path.exists(path):
         return None
-    from svg_tf.run_dir import read_json
+    from svg_tf.json_file import read_json
 
-    manifest = read_json(path, "manifest of an earlier preparation")
-    if not isinstance(manifest, dict):
-        raise FileReadError(path, "expected a JSON object (the manifest of an earlier "
-                                  "preparation)")
-    return manifest
+    return read_json(path, "manifest of an earlier preparation")
 
 
 def _progress(total, enabled, unit):
