@@ -23,10 +23,8 @@ def predictor_input(h, z, conditioning=None):
     conditioning input of the batch (e.g. actions), on the last axis. z has width 0 for the
     deterministic model. Training, sampling and reconstruction all build it here, so a
     conditioned variant changes this one place."""
-    parts = [h, tf.cast(z, h.dtype)]
-    if conditioning is not None:
-        parts.append(tf.cast(conditioning, h.dtype))
-    return tf.concat(parts, axis=-1)
+    extra = [] if conditioning is None else [tf.cast(conditioning, h.dtype)]
+    return tf.concat([h, tf.cast(z, h.dtype)] + extra, axis=-1)
 
 
 class SkipPolicy:
@@ -118,7 +116,8 @@ class LearnedPrior:
 
     def warm_up(self, h_context, states):
         """The LSTM state after the context frames (whose z came from the posterior)."""
-        return self.lstm(h_context)[2]  # from zeros, in the compute dtype
+        states = [[tf.cast(s, h_context.dtype) for s in layer] for layer in states]
+        return self.lstm(h_context, states)[2]
 
     def step(self, h_prev, states, batch):
         """(mu, sigma `[batch, z]`, states) of the next step."""
