@@ -232,6 +232,15 @@ def test_bad_sources_are_named_in_one_line(tmp_path, source):
     assert "--image_size=100" in _prepare_error(source, tmp_path / "o8", image_size=100)
 
 
+def test_frames_larger_than_the_limit_are_refused_before_decoding(tmp_path, monkeypatch):
+    path = tmp_path / "v.mp4"
+    write_video(path, moving_square(3), "libx264")
+    monkeypatch.setattr(video_files, "MAX_FRAME_PIXELS", 96 * 72 - 1)
+    with pytest.raises(FileReadError, match=r"v\.mp4: declares 96x72 frames, more than "
+                                            r"6,911 pixels: refused"):
+        next(video_files.read_source(str(path), 64, 3))
+
+
 def test_videos_of_different_shapes_are_resized_with_one_warning(tmp_path, caplog):
     src = tmp_path / "src"
     os.makedirs(src / "train")

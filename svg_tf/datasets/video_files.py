@@ -22,6 +22,9 @@ from svg_tf.errors import FileReadError
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".webm", ".gif", ".mkv", ".m4v", ".mpg", ".mpeg")
 FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg")
 RESIZE_MODES = ("squash", "crop")
+# Frames larger than this are refused before decoding: a video file is untrusted input, and
+# its header alone decides how much memory each decoded frame takes (8K video is 33 MP).
+MAX_FRAME_PIXELS = 64 * 1024 * 1024
 
 
 def is_video(path) -> bool:
@@ -95,6 +98,10 @@ def _video_frames(path, fps):
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise FileReadError(path, "has no video stream")
+            stream = container.streams.video[0]
+            if (stream.width or 0) * (stream.height or 0) > MAX_FRAME_PIXELS:
+                raise FileReadError(path, f"declares {stream.width}x{stream.height} frames, "
+                                          f"more than {MAX_FRAME_PIXELS:,} pixels: refused")
             for frame in container.decode(video=0):
                 time = frame.time
                 if fps > 0 and time is not None:
