@@ -282,3 +282,19 @@ def test_a_killed_preparation_resumes_and_a_changed_one_is_refused(source, tmp_p
     assert all(p.stat().st_mtime_ns == t for p, t in before.items())  # not rewritten
     message = _prepare_error(source, out, videos_per_shard=1, image_size=128)
     assert "image_size=64" in message and "new folder" in message
+
+
+def test_video_files_are_squashed_or_cropped_like_frame_folders(tmp_path):
+    """Video files are scaled by FFmpeg, frame folders by Pillow: the same convention, and
+    pictures that agree up to the filter."""
+    frames = np.zeros((4, 60, 120, 3), np.uint8)
+    frames[:, :, :30] = 255  # a bright band on the left quarter
+    write_video(tmp_path / "v.mp4", frames, "libx264")
+    squashed = next(video_files.read_source(str(tmp_path / "v.mp4"), 64, 1, "squash"))
+    cropped = next(video_files.read_source(str(tmp_path / "v.mp4"), 64, 1, "crop"))
+    assert squashed.shape == cropped.shape == (4, 64, 64, 1)
+    assert squashed[:, :, :12].min() > 220 and squashed[:, :, 20:].max() < 40
+    assert cropped.max() < 40  # the centred 60x60 square does not contain the band
+    write_frames(tmp_path / "f", frames)
+    folder = next(video_files.read_source(str(tmp_path / "f"), 64, 1, "squash"))
+    assert np.abs(folder.astype(int) - squashed.astype(int)).mean() < 3

@@ -6,8 +6,11 @@ Resize conventions (`resize`):
           authors' `ffmpeg -s 64x64`): nothing is cut, a non-square frame is distorted.
   crop    the largest centred square is cut out first, then resized: shapes are kept,
           the sides (or top and bottom) are lost.
-Both resize with a bicubic filter. A source is one clip, cut into consecutive clips of at
-most `max_clip_frames` frames so that a long recording never has to fit in memory at once.
+Both resize with a bicubic filter: FFmpeg's scaler for video files (as the KTH conversion;
+crop scales the short side to the target size and cuts the centre, which is cheaper than
+cropping at full size and equal up to the filter at the cut), Pillow's for frame folders. A
+source is one clip, cut into consecutive clips of at most `max_clip_frames` frames so that a
+long recording never has to fit in memory at once.
 """
 
 from __future__ import annotations
@@ -73,12 +76,13 @@ def read_source(path, image_size: int, channels: int, resize: str = "squash",
     """Yield the clips of one source: uint8 `[T, S, S, C]` arrays of at most
     `max_clip_frames` frames; FileReadError naming the file when it cannot be read.
     `sizes`, if given, receives the source's frame size: sizes[path] = (width, height)."""
-    frames = _video_frames(path, fps) if os.path.isfile(path) else _folder_frames(path)
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"resize={resize!r} is invalid: expected one of {list(RESIZE_MODES)}")
+    reader = _video_frames if os.path.isfile(path) else _folder_squares
+    frames = reader(path, fps, image_size, channels, resize, sizes)
     clip = []
-    for image in frames:
-        if sizes is not None:
-            sizes.setdefault(path, image.size)
-        clip.append(square(image, image_size, channels, resize))
+    for frame in frames:
+        clip.append(frame)
         if len(clip) == max_clip_frames:
             yield np.stack(clip)
             clip = []
@@ -86,8 +90,32 @@ def read_source(path, image_size: int, channels: int, resize: str = "squash",
         yield np.stack(clip)
 
 
-def _video_frames(path, fps):
-    """PIL images of a video file, keeping one frame per 1/fps seconds when fps > 0."""
+def _folder_squares(folder, fps, size, channels, resize, sizes=None):
+    """Square uint8 frames of a folder of frames (no timestamps: `fps` does not apply)."""
+    for image in _folder_frames(folder):
+        if sizes is not None:
+            sizes.setdefault(folder, image.size)
+        yield square(image, size, channels, resize)
+
+
+def _scaled(frame, size, channels, resize):
+    """A decoded video frame -> uint8 `[size, size, channels]`, scaled by FFmpeg."""
+    width, height = frame.width, frame.height
+    if resize == "crop":  # the short side to `size`, then the centred square
+        scale = size / min(width, height)
+        width, height = max(size, round(width * scale)), max(size, round(height * scale))
+    else:
+        width = height = size
+    pixels = frame.reformat(width=width, height=height,
+                            format="gray" if channels == 1 else "rgb24",
+                            interpolation="BICUBIC").to_ndarray()
+    top, left = (height - size) // 2, (width - size) // 2
+    return pixels[top:top + size, left:left + size].reshape(size, size, channels)
+
+
+def _video_frames(path, fps, size, channels, resize, sizes=None):
+    """Square uint8 frames of a video file, keeping one frame per 1/fps seconds when fps > 0;
+    `sizes` receives the source's frame size."""
     import av
 
     if os.path.getsize(path) == 0:
@@ -109,7 +137,9 @@ def _video_frames(path, fps):
                         continue
                     next_time = max(next_time + 1.0 / fps, time)
                 count += 1
-                yield frame.to_image()
+                if sizes is not None:
+                    sizes.setdefault(path, (frame.width, frame.height))
+                yield _scaled(frame, size, channels, resize)
     except FileReadError:
         raise
     except (av.error.FFmpegError, OSError, ValueError) as error:
