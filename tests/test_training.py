@@ -9,7 +9,7 @@ from conftest import tiny_config
 from svg_tf import SVGConfig, build_model
 from svg_tf.datasets.synthetic import bouncing_squares
 
-pytestmark = pytest.mark.seconds(130)
+pytestmark = pytest.mark.seconds(102)
 
 
 @pytest.mark.parametrize("variant", ["lp", "fp", "det"])
