@@ -137,8 +137,13 @@ def _bounded_skipping(clips, seq_len, split, name):
         with tf.control_dependencies([check]):
             return tf.identity(now), (clip, short)
 
-    return clips.scan(tf.constant(0, tf.int64), count).filter(
-        lambda clip, short: tf.logical_not(short)).map(lambda clip, short: clip)
+    def long_enough(clip, short):
+        return tf.logical_not(short)
+
+    def without_flag(clip, short):
+        return clip
+
+    return clips.scan(tf.constant(0, tf.int64), count).filter(long_enough).map(without_flag)
 
 
 def shard_files(data_dir, split, name, how_to_get):
