@@ -45,6 +45,10 @@ def write_shards(out_dir: str, plan: dict[str, list[str]],
       skip_bad: skip unreadable sources (named in the log and the manifest's "skipped")
         instead of stopping at the first.
       source_name: how a source is named in the manifest (default: its file name).
+
+    Returns:
+      The manifest as written, plus "frames_this_call" (not written): the frames of the
+      shards this call wrote.
     """
     manifest_path = os.path.join(out_dir, MANIFEST)
     old = read_manifest(manifest_path)
@@ -89,7 +93,7 @@ def write_shards(out_dir: str, plan: dict[str, list[str]],
         shard_info[key] = info
         save(complete=False)
     bar.close()
-    return save(complete=True)
+    return dict(save(complete=True), frames_this_call=frames)
 
 
 def _write_source(writer, source, read_clips, info, skip_bad):

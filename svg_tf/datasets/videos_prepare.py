@@ -111,12 +111,11 @@ def prepare(src, out, *, image_size=64, channels=3, resize="squash", fps=0.0,
                 "channels": channels, "resize": resize, "fps": fps,
                 "max_clip_frames": max_clip_frames, "videos_per_shard": videos_per_shard}
     start = time.perf_counter()
-    before = _frames_written(out)
     manifest = shard_writer.write_shards(out, shards, read_clips, settings, skip_bad=skip_bad,
                                          progress=progress, source_name=name)
     _warn_mixed_shapes(sizes, resize)
     seconds = time.perf_counter() - start
-    frames = sum(s["frames"] for s in manifest["splits"].values()) - before
+    frames = manifest.pop("frames_this_call")
     return dict(manifest, seconds=seconds, frames_per_second=frames / max(seconds, 1e-9))
 
 
@@ -134,18 +133,6 @@ def _check_settings(image_size, channels, resize, fps, max_clip_frames, videos_p
     for flag, value, ok, expected in checks:
         if not ok:
             raise ValueError(f"--{flag}={value!r} is invalid: expected {expected}")
-
-
-def _frames_written(out):
-    """Frames already in `out` from an earlier, interrupted call (for the throughput)."""
-    path = os.path.join(out, shard_writer.MANIFEST)
-    if not os.path.exists(path):
-        return 0
-    try:
-        manifest = shard_writer.read_manifest(path)
-        return sum(s["frames"] for s in manifest.get("splits", {}).values())
-    except (FileReadError, KeyError, TypeError, AttributeError):
-        return 0
 
 
 def _warn_mixed_shapes(sizes, resize):
