@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from svg_tf.models.latents import bn_scope, predictor_input
 from svg_tf.models.recurrent import reparameterize
+from svg_tf.models.sample_layout import SamplePasses, sample_major, tile_rows
 
 
 class Generation:
@@ -103,11 +104,11 @@ class Generation:
         batch = tf.shape(context)[0]
         post_seed, prior_seed = tf.unstack(
             tf.random.experimental.stateless_split(seed, num=2))
-        passes = _SamplePasses(self, batch, num_samples, bn)
+        passes = SamplePasses(self, batch, num_samples, bn)
         h_prev, skips, predictor_states, prior_states = self._warm_up(
             context, passes, post_seed, None if noise is None else noise[0])
         if noise is None:
-            prior_noise = _sample_major(tf.random.stateless_normal(
+            prior_noise = sample_major(tf.random.stateless_normal(
                 tf.stack([n_future, batch, num_samples, max(self.latent_prior.z_dim, 1)]),
                 prior_seed))
         else:
@@ -143,7 +144,7 @@ class Generation:
             else:
                 posterior, _ = self.posterior.distribution(h_ctx[1:])
                 if eps is None:
-                    eps = _sample_major(tf.random.stateless_normal(
+                    eps = sample_major(tf.random.stateless_normal(
                         tf.stack([n_past - 1, batch, num_samples, c.z_dim]), seed))
                 eps = tf.reshape(eps, tf.shape(posterior.loc))
                 z = reparameterize(posterior, eps)
@@ -151,7 +152,7 @@ class Generation:
                 prior_states = self.latent_prior.warm_up(h_ctx[:-1], prior_states)
             _, predictor_states = self.frame_predictor(inputs)
         first_skip = self.skip_policy.first_generated(n_past)
-        skips = [_tile_rows(s[first_skip], num_samples) for s in skips_ctx]
+        skips = [tile_rows(s[first_skip], num_samples) for s in skips_ctx]
         return h_ctx[-1], skips, predictor_states, prior_states
 
     def _roll_out(self, n_future, passes, h_prev, skips, predictor_states, prior_states,
@@ -261,35 +262,6 @@ class Generation:
         return h, (frame_skips if self.skip_policy.follows_generated_frames else skips)
 
 
-class _SamplePasses:
-    """How the samples of a batch are laid out: tiled sample-major (index s * B + b), so that
-    grouping them [S, B] gives each sample pass its own batch-norm statistics over the B
-    sequences, as the authors' one-pass-per-sample loop computes them. Encodes and decodes
-    one frame of every sample under the test-time batch-norm mode."""
-
-    def __init__(self, model, batch, num_samples, bn):
-        self.model, self.batch, self.num_samples = model, batch, num_samples
-        self.total = batch * num_samples
-        self.training, self.scope = bn_scope(bn)
-
-    def per_pass(self, x):
-        return tf.reshape(x, tf.concat([[self.num_samples, self.batch], tf.shape(x)[1:]], 0))
-
-    def flat(self, x):
-        return tf.reshape(x, tf.concat([[self.total], tf.shape(x)[2:]], 0))
-
-    def encode(self, frame):
-        with self.scope():
-            h, skips = self.model.encoder(self.per_pass(frame), training=self.training)
-        return self.flat(h), [self.flat(s) for s in skips]
-
-    def decode(self, g, skips):
-        with self.scope():
-            frame = self.model.decoder(self.per_pass(g), [self.per_pass(s) for s in skips],
-                                       training=self.training)
-        return self.flat(frame)
-
-
 class TracedFunctions:
     """tf.functions made on first use, one per key."""
 
@@ -300,18 +272,6 @@ class TracedFunctions:
         if key not in self._functions:
             self._functions[key] = tf.function(python_function, reduce_retracing=True)
         return self._functions[key]
-
-
-def _sample_major(noise):
-    """`[T, B, S, z]` -> `[T, S, B, z]`. Noise is drawn sequence-major, so sequence b's samples
-    get the same draws whatever else is in the batch, and laid out sample-major like the
-    tiled batch."""
-    return tf.transpose(noise, [0, 2, 1, 3])
-
-
-def _tile_rows(x, times):
-    """`[B, ...]` -> `[times * B, ...]`, copies one after another (sample-major)."""
-    return tf.tile(x, tf.concat([[times], tf.ones([tf.rank(x) - 1], tf.int32)], 0))
 
 
 def _check_batch_statistics(bn, videos):
