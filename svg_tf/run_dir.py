@@ -386,9 +386,25 @@ def _read_lock(path):
 
 
 def load_run(logdir: str, checkpoint: str | None = None, return_checkpoint: bool = False):
-    """(config, model) of any run directory, trained or converted, at its latest (or the
-    given) checkpoint; with return_checkpoint, (config, model, the checkpoint restored).
-    The restore must fit exactly (see `restore`). The model is built but not compiled."""
+    """The config and the restored model of a run directory, trained or converted.
+
+    The restore must fit exactly: every variable of the checkpoint finds its place and every
+    weight of the model gets a value (see `restore`), or FileReadError names the checkpoint.
+
+    Args:
+      logdir: the run directory (config.json, checkpoints/).
+      checkpoint: a checkpoint prefix such as RUN/checkpoints/kept/ckpt-1000 (default: the
+        latest of the run).
+      return_checkpoint: also return the prefix that was restored.
+
+    Returns:
+      (config, model), or (config, model, checkpoint) with return_checkpoint. The model is built
+      (and compiled only if the checkpoint holds optimizer state).
+
+    Example:
+      >>> config, model = load_run("runs/bair_lp")
+      >>> frames = model.sample(context, n_future=28, num_samples=10)
+    """
     from svg_tf.models import build_model
 
     config = read_config(logdir)
@@ -418,7 +434,16 @@ def load_run(logdir: str, checkpoint: str | None = None, return_checkpoint: bool
 
 
 def save_model(logdir: str, model, step: int = 0) -> str:
-    """Write `model` as checkpoint `step` of the run (what a converter produces)."""
+    """Write a model's weights as a checkpoint of a run directory (what a converter produces).
+
+    Args:
+      logdir: the run directory.
+      model: an SVG model.
+      step: the checkpoint number (ckpt-`step`).
+
+    Returns:
+      The checkpoint prefix written.
+    """
     step_var = tf.Variable(step, dtype=tf.int64, name="step", trainable=False)
     checkpoint = tf.train.Checkpoint(model=model, step=step_var)
     manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir(logdir), max_to_keep=3)

@@ -107,7 +107,7 @@ class SVGServing(tf.Module):
             return tf.ensure_shape(tf.identity(tensor), static)
 
     def _values_checked(self, name, tensor):
-        """Refuse NaN/Inf and values outside [0, 1] (accepted silently before)."""
+        """Refuse NaN/Inf and values outside [0, 1]: the model was trained on [0, 1]."""
         checks = [tf.debugging.assert_all_finite(tensor, f"{name} holds NaN or Inf"),
                   tf.debugging.assert_greater_equal(tf.reduce_min(tensor), 0.0,
                                                     message=f"{name} values must be in [0, 1]"),
@@ -177,7 +177,20 @@ class SVGServing(tf.Module):
 
 
 def export(logdir, export_dir, checkpoint=None, limits: ServingLimits | None = None):
-    """Write the SavedModel, config.json and README.md to export_dir; returns the path."""
+    """Export a run as a SavedModel for TF Serving, with its config.json and a README.md.
+
+    The folder is written beside the target and renamed when complete, under a lock: a kill
+    leaves it absent or complete, and an existing export_dir is refused.
+
+    Args:
+      logdir: the run directory.
+      export_dir: the new SavedModel folder (TF Serving wants MODEL/VERSION, e.g. .../svg/1).
+      checkpoint: a checkpoint prefix (default: the latest).
+      limits: the largest requests the signatures accept (ServingLimits).
+
+    Returns:
+      export_dir.
+    """
     from svg_tf.run_dir import load_run, new_folder
 
     limits = limits or ServingLimits()
@@ -204,7 +217,14 @@ def export(logdir, export_dir, checkpoint=None, limits: ServingLimits | None = N
 
 
 def describe_signatures(export_dir):
-    """Text listing each signature's inputs and outputs with dtypes and shapes."""
+    """List each signature of a SavedModel with its inputs' and outputs' dtypes and shapes.
+
+    Args:
+      export_dir: a SavedModel folder.
+
+    Returns:
+      Text, one line per input or output.
+    """
     loaded = tf.saved_model.load(export_dir)
     lines = []
     for name, function in sorted(loaded.signatures.items()):

@@ -102,13 +102,33 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
           checkpoint_every: int = 0, summary_every: int = 50, jit_compile=False,
           verbose: int = 1, dataset_options=None, max_steps=None, keep_every: int = 0,
           log=print):
-    """Train (or resume) the run in `logdir` until config.niter epochs are done.
+    """Train the run in `logdir` until config.niter epochs are done, resuming where it stopped.
 
-    checkpoint_every: steps between checkpoints inside an epoch (0: at epoch ends only).
-    max_steps: stop after this many steps in this call (for tests and smoke runs).
-    keep_every: also keep the checkpoints of every multiple of this step in
+    Nothing is written before the config, the model, the checkpoint and the first batch are
+    known to work; a resume with a config that changes the model is refused by field name.
+
+    Args:
+      config: the experiment's SVGConfig.
+      logdir: the run directory (created, or resumed if it holds checkpoints).
+      data_dir: the dataset's folder (file-backed datasets).
+      strategy: auto, default, mirrored or multi_worker (svg_tf.distribute), or a
+        tf.distribute.Strategy.
+      checkpoint_every: steps between checkpoints inside an epoch (0: at epoch ends only).
+      summary_every: steps between TensorBoard scalar summaries.
+      jit_compile: compile the training step with XLA.
+      verbose: 1 shows a progress bar, 0 prints nothing per step.
+      dataset_options: options of the dataset (`svg_tf.datasets.options(name)`).
+      max_steps: stop after this many steps in this call (smoke runs, tests).
+      keep_every: also keep every checkpoint whose step is a multiple of this in
         checkpoints/kept/ (never deleted), for analyses over training; 0: none.
-    Returns a dict with the final step, metrics and the paths written.
+      log: where progress lines go.
+
+    Returns:
+      A dict: step, metrics (the last step's), complete, steps_this_call, total_steps,
+      checkpoint (latest prefix), logdir, sample_gif, seconds, seconds_per_step and model.
+
+    Example:
+      >>> result = train(get_config("smmnist", "lp"), "runs/smmnist_lp")
     """
     if not isinstance(summary_every, int) or summary_every < 1:
         raise ValueError(f"summary_every={summary_every!r} is invalid: expected an integer >= 1")

@@ -88,3 +88,103 @@ def test_the_presets_table_quotes_the_preset_data():
         assert cells[3] == str(s["z_dim"]) and cells[4] == f"{s['n_past']} → {s['n_future']}"
         assert float(cells[5]) == s["beta"] and float(cells[6]) == s["lr"], row
         assert cells[7] == f"{preset.parameters['lp']:,}", row
+
+
+# The public functions the README and docs/ point researchers to. Each follows the docstring
+# convention of docs/architecture.md: a first line, every parameter under Args:, Returns:.
+PUBLIC_API = [
+    "svg_tf.config:get_config", "svg_tf.models.build:build_model",
+    "svg_tf.run_dir:load_run", "svg_tf.run_dir:save_model", "svg_tf.training:train",
+    "svg_tf.evaluation:evaluate_run", "svg_tf.evaluation:compare_runs",
+    "svg_tf.serving:export", "svg_tf.serving:describe_signatures",
+    "svg_tf.datasets:load", "svg_tf.datasets:train_stream", "svg_tf.datasets:test_stream",
+    "svg_tf.datasets.videos_prepare:prepare",
+    "svg_tf.models.svg:SVG.elbo_terms", "svg_tf.models.svg:SVG.sample",
+    "svg_tf.models.svg:SVG.reconstruct", "svg_tf.models.svg:SVG.prior_on_frames",
+    "svg_tf.metrics.peak_snr:psnr", "svg_tf.metrics.structural:ssim",
+    "svg_tf.metrics.lpips_network:lpips", "svg_tf.metrics.frechet_video:fvd",
+    "svg_tf.metrics.frechet_video:load_i3d", "svg_tf.metrics.frechet:frechet_distance",
+    "svg_tf.metrics.selection:best_of_n", "svg_tf.metrics.selection:mean_and_ci",
+    "svg_tf.torch_interop.authors_checkpoint:convert",
+    "svg_tf.torch_interop.lpips_weights:convert",
+]
+
+
+def _documented_names(args_section):
+    """Parameter names an Args: section documents ("x, y:" documents both)."""
+    names = set()
+    for line in args_section.splitlines():
+        match = re.match(r"^\s{0,4}(\*{0,2}[\w, *]+):", line)
+        if match and not line.startswith(" " * 6):
+            names.update(n.strip().lstrip("*") for n in match.group(1).split(","))
+    return names
+
+
+def docstring_problems(function):
+    """What a public function's docstring misses of the convention (empty: none)."""
+    import inspect
+
+    doc = inspect.getdoc(function) or ""
+    problems = []
+    if not doc or not doc.splitlines()[0].strip():
+        problems.append("no first line")
+    parameters = [p for p in inspect.signature(function).parameters if p != "self"]
+    if parameters:
+        if "\nArgs:\n" not in doc:
+            problems.append("no Args: section")
+        else:
+            section = doc.split("\nArgs:\n", 1)[1].split("\nReturns:", 1)[0]
+            missing = [p for p in parameters if p not in _documented_names(section)]
+            if missing:
+                problems.append(f"Args: misses {missing}")
+    if "\nReturns:\n" not in doc:
+        problems.append("no Returns: section")
+    history = re.search(r"used to |accepted silently|no longer|before the fix", doc)
+    if history:
+        problems.append(f"change history ({history.group(0)!r}) belongs in commits")
+    return problems
+
+
+@pytest.mark.parametrize("name", PUBLIC_API)
+def test_public_functions_follow_the_docstring_convention(name):
+    import importlib
+
+    module, qualname = name.split(":")
+    function = importlib.import_module(module)
+    for part in qualname.split("."):
+        function = getattr(function, part)
+    assert docstring_problems(function) == [], name
+
+
+def test_the_docstring_check_finds_what_is_missing():
+    def undocumented(a, b, c=1):
+        """Does something. Args:
+        a: one.
+        """
+
+    def documented(a, b):
+        """Does something.
+
+        Args:
+          a, b: two things.
+
+        Returns:
+          Nothing of note.
+        """
+
+    assert docstring_problems(undocumented) == ["no Args: section", "no Returns: section"]
+    assert docstring_problems(documented) == []
+
+    def partly(x, y, **options):
+        """Does something that used to fail.
+
+        Args:
+          x: one.
+          **options: more.
+
+        Returns:
+          None.
+        """
+
+    assert docstring_problems(partly) == ["Args: misses ['y']",
+                                          "change history ('used to ') belongs in commits"]

@@ -67,8 +67,17 @@ def load(name, split, *, seq_len, data_dir=None, batch_size=None, seed=None, **o
 
 
 def train_stream(config, data_dir=None, step=0, **options):
-    """The endless training stream of `config` at its global batch size, continuing at the
-    data position of `step` (how, the dataset's spec says)."""
+    """The endless training stream of an experiment, at its global batch size.
+
+    Args:
+      config: the experiment's SVGConfig.
+      data_dir: the dataset's folder (file-backed datasets).
+      step: continue at the data position of this step (how, the dataset's spec says).
+      **options: dataset options.
+
+    Returns:
+      A dataset of batches `[B, seq_len, H, W, C]` in [0, 1].
+    """
     kwargs = dict(seq_len=config.seq_len, data_dir=data_dir, batch_size=config.batch_size,
                   seed=config.seed)
     kwargs.update(spec(config.dataset).train_options(config, step))
@@ -77,8 +86,19 @@ def train_stream(config, data_dir=None, step=0, **options):
 
 
 def test_stream(config, num_sequences, seq_len, data_dir=None, batch_size=None, **options):
-    """The fixed test set of `config`'s dataset: its first `num_sequences` videos of
-    `seq_len` frames."""
+    """The fixed test set of an experiment's dataset.
+
+    Args:
+      config: the experiment's SVGConfig.
+      num_sequences: the first this many test videos.
+      seq_len: frames per video.
+      data_dir: the dataset's folder (file-backed datasets).
+      batch_size: batch the stream (None: single videos).
+      **options: dataset options.
+
+    Returns:
+      A finite dataset of videos `[seq_len, H, W, C]` in [0, 1] (`[B, ...]` batched).
+    """
     kwargs = dict(seq_len=seq_len, data_dir=data_dir, seed=config.seed, batch_size=None)
     kwargs.update(spec(config.dataset).test_options(config, num_sequences))
     kwargs.update(options)

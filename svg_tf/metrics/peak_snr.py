@@ -9,7 +9,15 @@ from svg_tf.metrics.base import FRAME, Metric
 
 
 def psnr(x, y, data_range=1.0):
-    """PSNR (dB) of frames `[..., H, W, C]` -> `[...]`, per channel then channel mean."""
+    """Peak signal-to-noise ratio in dB, per channel then averaged over channels.
+
+    Args:
+      x, y: frames `[..., H, W, C]` (y may broadcast against x).
+      data_range: the value range of the frames.
+
+    Returns:
+      PSNR `[...]`.
+    """
     x = tf.convert_to_tensor(x, tf.float32)
     y = tf.convert_to_tensor(y, tf.float32)
     mse = tf.reduce_mean(tf.square(x - y), axis=[-3, -2])  # [..., C]

@@ -8,12 +8,16 @@ SELECTIONS = ("per_metric", "ssim_mean")
 
 
 def best_of_n(ssim_values, psnr_values, select="per_metric"):
-    """Best sample per sequence from per-sample, per-frame metrics `[B, S, T]`.
+    """The best sample per sequence, from per-sample, per-frame scores.
 
-    per_metric: the best sample for each metric separately, after averaging over frames
-                (SRVP, FitVid);
-    ssim_mean:  one best sample by mean SSIM, reported for both metrics (the authors').
-    Returns (ssim `[B, T]`, psnr `[B, T]`) of the selected samples.
+    Args:
+      ssim_values, psnr_values: `[B, S, T]`.
+      select: per_metric (the best sample for each metric separately, after averaging over
+        frames: SRVP, FitVid) or ssim_mean (one best sample by mean SSIM, reported for both
+        metrics: the authors').
+
+    Returns:
+      (ssim `[B, T]`, psnr `[B, T]`) of the selected samples.
     """
     ssim_values, psnr_values = np.asarray(ssim_values), np.asarray(psnr_values)
     rows = np.arange(ssim_values.shape[0])
@@ -28,8 +32,15 @@ def best_of_n(ssim_values, psnr_values, select="per_metric"):
 
 
 def mean_and_ci(values, axis=0):
-    """Mean and 95% confidence half-width 1.96 * std / sqrt(n) along `axis` (std with
-    ddof=0, as SRVP reports it)."""
+    """Mean and 95% confidence half-width, as SRVP reports them.
+
+    Args:
+      values: an array.
+      axis: the axis of the samples.
+
+    Returns:
+      (mean, 1.96 * std / sqrt(n)), std with ddof=0.
+    """
     values = np.asarray(values, np.float64)
     n = values.shape[axis]
     return values.mean(axis), 1.96 * values.std(axis) / np.sqrt(n)

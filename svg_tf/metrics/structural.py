@@ -32,10 +32,17 @@ def _window(convention):
 
 
 def ssim(x, y, convention="gaussian"):
-    """Mean SSIM of frames `[..., H, W, C]` -> `[...]` (per channel, then channel mean).
+    """Mean SSIM of frames, per channel then averaged over channels.
 
-    y may broadcast against x (e.g. one ground truth `[B, 1, T, ...]` for many samples
-    `[B, S, T, ...]`): its local statistics are then filtered once, not once per sample.
+    Args:
+      x, y: frames `[..., H, W, C]` in [0, 1]. y may broadcast against x (one ground truth
+        `[B, 1, T, ...]` for many samples `[B, S, T, ...]`): its local statistics are then
+        filtered once, not once per sample.
+      convention: gaussian (11x11 window, sigma 1.5, as tf.image.ssim and SRVP) or svg (the
+        authors' skimage compare_ssim defaults: a 7x7 uniform window).
+
+    Returns:
+      SSIM `[...]`.
     """
     window, cov_norm, data_range = _window(convention)
     x = tf.convert_to_tensor(x, tf.float32)

@@ -28,24 +28,32 @@ class Generation:
 
     def sample(self, context, n_future, num_samples=1, seed=None, return_prior=False, bn=None,
                noise=None):
-        """Sample `num_samples` continuations of each context video.
+        """Sample continuations of each context video (the paper's section 3 generation).
 
-        context: `[B, n_past, H, W, C]` in [0, 1]. Returns frames
-        `[B, num_samples, n_future, H, W, C]`; with return_prior also the learned prior's
-        mean and sigma `[B, num_samples, n_future, z_dim]` at each predicted step (fp: 0 and
-        1; det: zeros of width 0). Context steps are generated as in the original: z from the
-        posterior on the true next frame, which warms up the LSTM states. Samples are tiled
-        into the batch (one pass per time step for all of them) and all randomness is
+        Context steps run as in the authors' code: z from the posterior on the true next frame,
+        which warms up the LSTM states; each future frame then uses z from the prior. Samples are
+        tiled into the batch (one pass per time step for all of them) and all randomness is
         stateless: the same seed gives the same frames.
 
-        bn: 'batch' (the authors' generation script: each frame normalised with the statistics
-        of the B sequences of its sample pass; needs B >= 2) or 'running' (running statistics:
-        a sample does not depend on the other sequences of the batch). Default: the config's
-        `sample_bn`.
+        Args:
+          context: `[B, n_past, H, W, C]` in [0, 1].
+          n_future: frames to predict (>= 1).
+          num_samples: continuations per context video.
+          seed: an int or two ints (default: [config.seed, 0]).
+          return_prior: also return the prior's mean and sigma at each predicted step.
+          bn: "batch" (the authors' generation: each frame normalised with the statistics of the
+            B sequences of its sample pass; needs B >= 2) or "running" (running statistics: a
+            sample does not depend on the other sequences). Default: the config's sample_bn.
+          noise: (posterior eps `[n_past-1, num_samples, B, z]`, prior eps
+            `[n_future, num_samples, B, z]`) to replay given noise instead of the seed's (the
+            prior eps is z itself for SVG-FP); for parity checks against other code.
 
-        noise: optional (posterior eps `[n_past-1, num_samples, B, z]`, prior eps
-        `[n_future, num_samples, B, z]`) to replay given noise instead of drawing it from the
-        seed (the prior eps is z itself for SVG-FP); for parity checks against other code.
+        Returns:
+          Frames `[B, num_samples, n_future, H, W, C]` in [0, 1]; with return_prior, (frames, mu,
+          sigma) with mu and sigma `[B, num_samples, n_future, z_dim]` (fp: 0 and 1; det: width 0).
+
+        Example:
+          >>> frames = model.sample(videos[:, :2], n_future=28, num_samples=100, seed=0)
         """
         if isinstance(n_future, int) and n_future < 1:
             raise ValueError(f"n_future={n_future}: at least one frame must be predicted")
@@ -74,11 +82,15 @@ class Generation:
         return function(*args)
 
     def prior_on_frames(self, x, bn=None):
-        """The learned prior fed with the true frames (the paper's figure 6 protocol).
+        """The learned prior fed with the true frames (the paper's figure 6 analysis). SVG-LP only.
 
-        x: videos `[B, T, H, W, C]`. Returns (mu, sigma) `[B, T-1, z_dim]`: entry t-1 is
-        p(z_t | x_{1:t-1}) for 0-based frame t, i.e. the prior that would generate frame t
-        after seeing every true frame before it. SVG-LP only.
+        Args:
+          x: videos `[B, T, H, W, C]` in [0, 1].
+          bn: as in `sample`.
+
+        Returns:
+          (mu, sigma), each `[B, T-1, z_dim]`: entry t-1 is p(z_t | x_{1:t-1}) for 0-based frame
+          t, the prior that would generate frame t after seeing every true frame before it.
         """
         if self.variant != "lp":
             raise ValueError(f"prior_on_frames needs a learned prior; this is an SVG-"
@@ -191,13 +203,18 @@ class Generation:
         return tuple(ta.stack() for ta in outputs)
 
     def reconstruct(self, x, bn=None):
-        """Posterior reconstruction `[B, T, H, W, C]` of videos `x` `[B, T, H, W, C]`.
+        """The posterior reconstruction of videos, as the authors' make_gifs shows it.
 
-        As the authors' make_gifs: the first n_past frames are the ground truth; afterwards
-        each frame is decoded from the predictor fed with its own previous output and with z
-        = the posterior mean on the true frame. It shows what the model can express when the
-        latent is inferred, which is what a deployment check or a training summary wants.
-        bn: as in `sample`.
+        The first n_past frames are the ground truth; afterwards each frame is decoded from the
+        predictor fed with its own previous output and z = the posterior mean on the true frame:
+        what the model can express when the latent is inferred.
+
+        Args:
+          x: videos `[B, T, H, W, C]` in [0, 1].
+          bn: as in `sample`.
+
+        Returns:
+          Videos `[B, T, H, W, C]` in [0, 1].
         """
         bn = self._bn_mode(bn)
         x = tf.convert_to_tensor(x, tf.float32)

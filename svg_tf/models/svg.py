@@ -97,12 +97,18 @@ class SVG(Generation, keras.Model):
 
     # ------------------------------------------------------------------ training
     def elbo_terms(self, x, eps=None, training=False):
-        """Per-step loss terms for a batch-major video batch `x` `[B, T, H, W, C]`.
+        """The per-step terms of the training loss (the paper's equation 1 with beta).
 
-        eps: posterior noise `[T-1, B, z_dim]` (None: zeros, i.e. the posterior mean).
-        Returns a dict with `mse` and `kl` of shape `[T-1]` (mse: mean over batch and
-        pixels; kl: summed over z, averaged over the batch), `loss` (their beta-weighted sum
-        over time) and `predictions` `[T-1, B, H, W, C]`.
+        Args:
+          x: videos `[B, T, H, W, C]` in [0, 1].
+          eps: posterior noise, time-major `[T-1, B, z_dim]` (None: zeros, i.e. the posterior
+            mean).
+          training: batch norm in training mode.
+
+        Returns:
+          A dict: mse `[T-1]` (mean over batch and pixels), kl `[T-1]` (summed over z, averaged
+          over the batch), loss (sum of mse + beta * sum of kl) and predictions, time-major
+          `[T-1, B, H, W, C]`.
         """
         c = self.svg_config
         frames = tf.transpose(tf.cast(tf.convert_to_tensor(x), self.compute_dtype),

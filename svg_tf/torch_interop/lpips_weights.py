@@ -56,7 +56,16 @@ def read_state(flag: str, path: str) -> dict:
 
 
 def convert(alexnet_path: str, linear_path: str, out: str) -> str:
-    """Write the .npz of `svg_tf.metrics.lpips` (temporary file, then renamed)."""
+    """Write the LPIPS weights .npz that svg_tf.metrics.lpips reads.
+
+    Args:
+      alexnet_path: torchvision's AlexNet weights (.pth).
+      linear_path: the lpips package's linear heads (alex.pth).
+      out: the .npz to write (a temporary file, then renamed).
+
+    Returns:
+      out.
+    """
     states = [read_state("--alexnet", alexnet_path), read_state("--linear", linear_path)]
     try:
         arrays = convert_weights(*states)
