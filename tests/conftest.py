@@ -16,6 +16,10 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "seconds(n): about how long the file takes on 2 cores (a module's "
         "pytestmark); the slowest files are collected first")
+    # pytest-xdist's --dist loadfile would otherwise hand out files by their number of
+    # tests (largest first) and undo the order by time below.
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
 
 
 def _seconds(item):
@@ -62,46 +66,57 @@ def trained_tiny_model(model="lp", steps=15, seed=1, **overrides):
     return svg
 
 
-# Runs one program's flag parsing and main for each argv in one process (TensorFlow loads
-# once): prints RESULT [[exit code, stderr], ...].
+# Runs each program's flag parsing and main for each of its argvs, all in one process
+# (TensorFlow loads once): prints RESULT [[[exit code, stderr], ...] per program].
 DRIVER = """
 import contextlib, importlib, io, json, sys, traceback
 from absl import flags
 from svg_tf import cli
-program = importlib.import_module(sys.argv[1])
-program.define_flags()
 results = []
-for argv in json.loads(sys.argv[2]):
-    flags.FLAGS.unparse_flags()
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        try:
-            flags.FLAGS([sys.argv[1]] + argv)
-            code = cli.usage_errors_in_one_line(program.main)([sys.argv[1]])
-        except flags.Error as error:  # what absl prints for a value outside an enum
-            print(f"FATAL Flags parsing error: {error}", file=sys.stderr)
-            code = 1
-        except BaseException:
-            print("TRACEBACK " + traceback.format_exc(), file=sys.stderr)
-            code = 99
-    results.append([code, err.getvalue()])
+for module, argvs in json.loads(sys.argv[1]):
+    absl_own = set(flags.FLAGS)
+    program = importlib.import_module(module)
+    program.define_flags()
+    results.append([])
+    for argv in argvs:
+        flags.FLAGS.unparse_flags()
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            try:
+                flags.FLAGS([module] + argv)
+                code = cli.usage_errors_in_one_line(program.main)([module])
+            except flags.Error as error:  # what absl prints for a value outside an enum
+                print(f"FATAL Flags parsing error: {error}", file=sys.stderr)
+                code = 1
+            except BaseException:
+                print("TRACEBACK " + traceback.format_exc(), file=sys.stderr)
+                code = 99
+        results[-1].append([code, err.getvalue()])
+    for name in set(flags.FLAGS) - absl_own:  # the next program defines its own
+        delattr(flags.FLAGS, name)
 print("RESULT" + json.dumps(results))
 """
 
 
-def start_programs(module, argvs):
-    """Start `module` (e.g. "svg_tf.train") on each argv in turn, in a child process."""
-    return subprocess.Popen([sys.executable, "-c", DRIVER, module, json.dumps(argvs)],
+def start_commands(commands):
+    """Run [(module, [argv, ...]), ...] in turn in one child process (e.g. prepare, then
+    train, then evaluate): each argv through the program's own flag parsing and main."""
+    return subprocess.Popen([sys.executable, "-c", DRIVER, json.dumps(commands)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def results_of(process):
-    """[(exit code, stderr)] per argv of a `start_programs` process."""
-    stdout, stderr = process.communicate(timeout=600)
+def command_results(process):
+    """[[(exit code, stderr) per argv] per program] of a `start_commands` process."""
+    stdout, stderr = process.communicate(timeout=900)
     assert process.returncode == 0, stderr[-3000:]
     line = [line for line in stdout.splitlines() if line.startswith("RESULT")][-1]
     return json.loads(line[len("RESULT"):])
 
 
+def run_commands(commands):
+    return command_results(start_commands(commands))
+
+
 def run_programs(module, argvs):
-    return results_of(start_programs(module, argvs))
+    """[(exit code, stderr)] of `module` (e.g. "svg_tf.train") run on each argv in turn."""
+    return run_commands([(module, argvs)])[0]

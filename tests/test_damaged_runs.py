@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import results_of, start_programs, tiny_config
+from conftest import run_commands, tiny_config
 from svg_tf import run_dir
 from svg_tf.errors import FileReadError
 from svg_tf.training import TrainingError, train
@@ -164,11 +164,11 @@ def test_every_program_refuses_damaged_runs_and_bad_flags_in_one_line(run, tmp_p
     before = {name: sorted(os.listdir(os.path.join(path, "checkpoints")))
               for name, path in damaged.items() if name != "config_dir"}
     config_before = open(run_dir.config_path(damaged["no_index"])).read()
-    processes = {module: start_programs(module, [argv for argv, _ in items])
-                 for module, items in cases.items()}
+    results = run_commands([(module, [argv for argv, _ in items])
+                            for module, items in cases.items()])  # one TensorFlow start
     failures = []
-    for module, process in processes.items():
-        for (argv, expected), (code, stderr) in zip(cases[module], results_of(process)):
+    for (module, items), module_results in zip(cases.items(), results):
+        for (argv, expected), (code, stderr) in zip(items, module_results):
             try:
                 _one_line(code, stderr, expected, (module, argv))
             except AssertionError as error:

@@ -133,42 +133,48 @@ def test_fps_keeps_one_frame_per_interval(tmp_path):
 
 
 def test_prepare_train_evaluate_export_with_the_programs(source, tmp_path):
-    """The three commands of the docs, run through the programs' own flag parsing."""
-    from conftest import run_programs
+    """The commands of the docs, run through the programs' own flag parsing (in one process:
+    one TensorFlow start)."""
+    from conftest import run_commands
     from svg_tf import run_dir
 
     prepared = tmp_path / "prepared"
-    (code, err), (bad, why) = run_programs("svg_tf.prepare_videos", [
-        [f"--src={source}", f"--out={prepared}"],
-        [f"--src={source / 'train'}", f"--out={tmp_path / 'p2'}"]])
-    assert code == 0, err
-    assert bad == 2 and why.count("\n") <= 2 and "no train/ or test/ subfolder" in why
     logdir = str(tmp_path / "run")
     tiny = ["--width=4", "--g_dim=8", "--z_dim=2", "--rnn_size=8", "--n_past=4",
             "--n_future=4", "--n_eval=10", "--batch_size=2", "--niter=1", "--epoch_size=2",
             "--verbose=0"]
     train = ["--dataset=videos", f"--data_dir={prepared}", *tiny]
-    (code, err), (refused, why) = run_programs("svg_tf.train", [
-        [*train, f"--logdir={logdir}"], [*train, "--channels=1", f"--logdir={logdir}2"]])
+    prepare, training, evaluation, export, generate = run_commands([
+        ("svg_tf.prepare_videos", [[f"--src={source}", f"--out={prepared}"],
+                                   [f"--src={source / 'train'}", f"--out={tmp_path / 'p2'}"]]),
+        ("svg_tf.train", [[*train, f"--logdir={logdir}"],
+                          [*train, "--channels=1", f"--logdir={logdir}2"]]),
+        ("svg_tf.evaluate", [[f"--logdir={logdir}", "--num_samples=2", "--num_sequences=2",
+                              "--batch_size=2"],
+                             [f"--logdir={logdir}", "--protocol=srvp"]]),
+        ("svg_tf.export", [[f"--logdir={logdir}", f"--export_dir={tmp_path / 'serving' / '1'}"]]),
+        ("svg_tf.generate", [[f"--logdir={logdir}", "--num_samples=2",
+                              f"--out={tmp_path / 'samples.png'}"]]),
+    ])
+    (code, err), (bad, why) = prepare
+    assert code == 0, err
+    assert bad == 2 and why.count("\n") <= 2 and "no train/ or test/ subfolder" in why
+    (code, err), (refused, why) = training
     assert code == 0, err
     assert refused == 2 and "--channels=1 disagrees" in why and "holds channels 3" in why
     config = run_dir.read_config(logdir)
     assert (config.dataset, config.channels, config.image_size, config.backbone) == \
         ("videos", 3, 64, "vgg")  # channels and size from the manifest, model from kth
-    (code, err), (refused, why) = run_programs("svg_tf.evaluate", [
-        [f"--logdir={logdir}", "--num_samples=2", "--num_sequences=2", "--batch_size=2"],
-        [f"--logdir={logdir}", "--protocol=srvp"]])
+    (code, err), (refused, why) = evaluation
     assert code == 0, err
     metrics = json.loads(open(os.path.join(logdir, "eval", "metrics.json")).read())
     assert (metrics["protocol"]["dataset"], metrics["protocol"]["n_eval"]) == ("videos", 10)
     assert metrics["frames"] == [5, 6, 7, 8, 9, 10]  # the run's own n_past and n_eval
     assert refused == 2 and "videos" in why and "--protocol" in why
-    [(code, err)] = run_programs("svg_tf.export", [[f"--logdir={logdir}",
-                                                    f"--export_dir={tmp_path / 'serving' / '1'}"]])
+    [(code, err)] = export
     assert code == 0, err
     assert tf.saved_model.contains_saved_model(str(tmp_path / "serving" / "1"))
-    [(code, err)] = run_programs("svg_tf.generate", [[f"--logdir={logdir}", "--num_samples=2",
-                                                      f"--out={tmp_path / 'samples.png'}"]])
+    [(code, err)] = generate
     assert code == 0, err
     from PIL import Image
 
