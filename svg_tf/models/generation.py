@@ -251,17 +251,28 @@ class Generation:
                 h, skips = self.encoder(frame[None], training=training)
             return h[0], [s[0] for s in skips]
 
-        outputs = [frames[t] for t in range(n_past)]
+        if n_past == seq_len:
+            return tf.cast(x, tf.float32)  # nothing to generate
         first_skip = self.skip_policy.first_generated(n_past)
-        skips = [s[first_skip] for s in skips_true]
-        h_prev = h_true[n_past - 1]
-        for t in range(n_past, seq_len):
-            frame, states = self._generate_frame(h_prev, z_all[t - 1], skips, states,
-                                                 decode_one)
-            outputs.append(frame)
-            if t + 1 < seq_len:
-                h_prev, skips = self._next_step_inputs(frame, skips, encode_one)
-        video = tf.stack(outputs)
+
+        def generate(t, h_prev, skips, states):
+            return self._generate_frame(h_prev, z_all[t - 1], skips, states, decode_one)
+
+        def body(t, h_prev, skips, states, generated):
+            frame, states = generate(t, h_prev, skips, states)
+            h_next, skips = self._next_step_inputs(frame, skips, encode_one)
+            return t + 1, h_next, skips, states, generated.write(t - n_past, frame)
+
+        # A loop, not one graph copy per frame: the trace costs one step whatever T is.
+        # Every generated frame but the last is encoded for the next step.
+        loop_vars = (tf.constant(n_past), h_true[n_past - 1],
+                     [s[first_skip] for s in skips_true], states,
+                     tf.TensorArray(frames.dtype, size=seq_len - n_past))
+        t, h_prev, skips, states, generated = tf.while_loop(
+            lambda t, *_: t < seq_len - 1, body, loop_vars)
+        frame, _ = generate(t, h_prev, skips, states)
+        generated = generated.write(t - n_past, frame)
+        video = tf.concat([frames[:n_past], generated.stack()], 0)
         return tf.cast(tf.transpose(video, [1, 0, 2, 3, 4]), tf.float32)
 
     def _generate_frame(self, h_prev, z, skips, predictor_states, decode):
