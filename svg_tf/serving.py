@@ -68,12 +68,22 @@ class ServingLimits:
                 raise ValueError(f"{field.name}={value!r} is invalid: expected an integer >= 1")
 
 
+class _Untracked:
+    """Holds the model out of the tracked object graph (a plain object is not tracked)."""
+
+    def __init__(self, model):
+        self.model = model
+
+
 class SVGServing(tf.Module):
     """The exported object: the model's weights and two tf.functions."""
 
     def __init__(self, model, config, limits: ServingLimits | None = None):
         super().__init__(name="svg_serving")
-        self.model = model
+        # The SavedModel holds the weights and the two functions, not the Keras object graph
+        # (walking its hundreds of layers made tf.saved_model.save slow).
+        self._untracked = _Untracked(model)
+        self.model_variables = list(model.variables)
         self._config = config
         self._limits = limits or ServingLimits()
         size, channels = config.image_size, config.channels
@@ -157,7 +167,7 @@ class SVGServing(tf.Module):
         with tf.control_dependencies(checks):
             # Running statistics: a request's samples must not depend on the other
             # sequences batched with it.
-            frames, _, sigma = self.model.sample_graph(context, n_future, num_samples, seed,
+            frames, _, sigma = self._untracked.model.sample_graph(context, n_future, num_samples, seed,
                                                        bn="running")
         outputs = {"frames": frames}
         if c.model == "lp":
@@ -173,7 +183,7 @@ class SVGServing(tf.Module):
                                       self._limit("batch", tf.shape(frames)[0],
                                                   self._limits.max_batch)]):
             frames = tf.identity(frames)
-        return {"reconstruction": self.model.reconstruct_graph(frames, bn="running")}
+        return {"reconstruction": self._untracked.model.reconstruct_graph(frames, bn="running")}
 
 
 def export(logdir, export_dir, checkpoint=None, limits: ServingLimits | None = None):
@@ -206,9 +216,10 @@ def export(logdir, export_dir, checkpoint=None, limits: ServingLimits | None = N
     # Written beside the target and renamed when complete, under a lock: a kill leaves
     # export_dir absent or complete, and a second export into it is refused.
     with new_folder(export_dir) as folder:
-        tf.saved_model.save(module, folder, signatures={
-            "serving_default": module.sample.get_concrete_function(),
-            "reconstruct": module.reconstruct.get_concrete_function()})
+        # The functions themselves, not get_concrete_function(): saving would trace each
+        # a second time.
+        tf.saved_model.save(module, folder, signatures={"serving_default": module.sample,
+                                                        "reconstruct": module.reconstruct})
         with tf.io.gfile.GFile(os.path.join(folder, "config.json"), "w") as f:
             f.write(config.to_json())
         with tf.io.gfile.GFile(os.path.join(folder, "README.md"), "w") as f:
