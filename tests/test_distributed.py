@@ -33,7 +33,8 @@ SCRIPT = textwrap.dedent("""
 
     result = {}
     # Adam on replicas is checked through the product training loop in test_train.py.
-    for variant, optimizer in (("lp", "sgd"), ("fp", "sgd"), ("det", "sgd")):
+    # fp differs from lp only in its prior, N(0, I), which holds nothing per replica.
+    for variant, optimizer in (("lp", "sgd"), ("det", "sgd")):
         config = tiny_config(variant, beta=0.1)
         x = bouncing_squares(8, config.seq_len, seed=11)
         data = tf.data.Dataset.from_tensors(x).repeat()

@@ -219,11 +219,14 @@ def test_bair_wrong_frame_size_and_missing_folder(tmp_path):
 # ---------------------------------------------------------------- training end to end
 
 
-def _tiny_vgg(dataset):
+def _tiny(dataset):
+    """The data path end to end. The backbone is DCGAN (the presets' VGG costs twice the
+    tracing time here; VGG trains end to end in tests/test_own_videos.py)."""
     from svg_tf.config import get_config
 
-    return get_config(dataset, "lp", width=4, g_dim=16, z_dim=4, rnn_size=32, n_past=2,
-                      n_future=2, n_eval=6, batch_size=2, niter=1, epoch_size=2)
+    return get_config(dataset, "lp", backbone="dcgan", width=4, g_dim=16, z_dim=4,
+                      rnn_size=32, n_past=2, n_future=2, n_eval=6, batch_size=2, niter=1,
+                      epoch_size=2)
 
 
 def test_train_evaluate_on_kth_and_bair_shards(kth_dir, tmp_path):
@@ -233,7 +236,7 @@ def test_train_evaluate_on_kth_and_bair_shards(kth_dir, tmp_path):
     _write_bair(tmp_path / "bair")
     for dataset, data_dir in (("kth", str(kth_dir)), ("bair", str(tmp_path / "bair"))):
         logdir = str(tmp_path / f"run_{dataset}")
-        result = train(_tiny_vgg(dataset), logdir, data_dir=data_dir, verbose=0,
+        result = train(_tiny(dataset), logdir, data_dir=data_dir, verbose=0,
                        strategy="default")
         assert result["step"] == 2 and np.isfinite(result["metrics"]["loss"])
         assert os.path.exists(os.path.join(logdir, "samples", "epoch_001.gif"))

@@ -1,4 +1,6 @@
-"""Acceptance 3: 200 steps on synthetic moving squares halve the reconstruction error."""
+"""Acceptance 3: training on synthetic moving squares halves the reconstruction error (asked
+for within 200 steps; it holds by 150: test MSE at 0.08 of its start, 0.74-0.76 of an empty
+frame's for lp, fp, det)."""
 
 import keras
 import numpy as np
@@ -13,7 +15,7 @@ pytestmark = pytest.mark.seconds(102)
 
 
 @pytest.mark.parametrize("variant", ["lp", "fp", "det"])
-def test_200_steps_halve_reconstruction_mse(variant):
+def test_150_steps_halve_reconstruction_mse(variant):
     keras.utils.set_random_seed(0)
     config = tiny_config(variant, g_dim=32, n_past=2, n_future=4, batch_size=16)
     model = build_model(config)
@@ -26,7 +28,7 @@ def test_200_steps_halve_reconstruction_mse(variant):
     before = test_mse()
     data = (tf.data.Dataset.from_tensor_slices(train).shuffle(256, seed=0).repeat()
             .batch(16, drop_remainder=True))
-    history = model.fit(data, epochs=1, steps_per_epoch=200, verbose=0).history
+    history = model.fit(data, epochs=1, steps_per_epoch=150, verbose=0).history
     after = test_mse()
     black_frames = float(np.mean(test[:, 1:] ** 2))  # error of predicting an empty frame
     assert np.isfinite(history["loss"]).all() and np.isfinite(after)
