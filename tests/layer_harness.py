@@ -1,5 +1,5 @@
-"""The checks every serialisable layer of svg_tf passes (tests/test_serialization.py runs
-them on each layer and backbone; a new layer adds one line there):
+"""The checks every serialisable layer of svg_tf passes (each module's test file runs
+them on its layers: test_layers, test_recurrent, test_backbones; a new layer adds one case):
 
 1. build and call: the layer computes outputs from its inputs;
 2. get_config round trip: from_config(get_config()) has the same config, and through Keras'
@@ -15,6 +15,11 @@ import warnings
 import keras
 import numpy as np
 import tensorflow as tf
+
+
+def random_frames(shape, seed=0):
+    """Uniform [0, 1) inputs of `shape`, the same for a given seed."""
+    return tf.constant(np.random.default_rng(seed).uniform(size=shape), tf.float32)
 
 
 def outputs(layer, inputs):

