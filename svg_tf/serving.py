@@ -167,8 +167,8 @@ class SVGServing(tf.Module):
         with tf.control_dependencies(checks):
             # Running statistics: a request's samples must not depend on the other
             # sequences batched with it.
-            frames, _, sigma = self._untracked.model.sample_graph(context, n_future, num_samples, seed,
-                                                       bn="running")
+            frames, _, sigma = self._untracked.model.sample_graph(
+                context, n_future, num_samples, seed, bn="running")
         outputs = {"frames": frames}
         if c.model == "lp":
             outputs["prior_sigma"] = sigma

@@ -6,6 +6,11 @@ import subprocess
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One core per worker (-n 2 on 2 cores): TensorFlow's default thread pools would make
+    # the two workers, and the programs they start, fight over both cores.
+    for _name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(_name, "1")
 
 import pytest  # noqa: E402
 
@@ -46,6 +51,30 @@ def tiny_config(model="lp", **overrides):
 @pytest.fixture
 def tiny():
     return tiny_config
+
+
+def copy_run(run, root, name, damage=None):
+    """A copy of run directory `run` as root/name, then `damage(copy)` if given."""
+    import shutil
+
+    target = os.path.join(root, name)
+    shutil.copytree(run, target)
+    if damage:
+        damage(target)
+    return target
+
+
+def edit_config(**changes):
+    """A damage for `copy_run`: config.json with these fields changed."""
+    def damage(logdir):
+        from svg_tf import run_dir
+
+        path = run_dir.config_path(logdir)
+        with open(path) as f:
+            config = json.load(f)
+        config.update(changes)
+        run_dir.atomic_write(path, json.dumps(config))
+    return damage
 
 
 def trained_tiny_model(model="lp", steps=15, seed=1, **overrides):

@@ -5,14 +5,13 @@ and main), side by side."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import run_commands, tiny_config
+from conftest import copy_run, edit_config, run_commands, tiny_config
 from svg_tf import run_dir
 from svg_tf.errors import FileReadError
 from svg_tf.training import TrainingError, train
@@ -34,14 +33,6 @@ def run(tmp_path_factory):
     return logdir
 
 
-def _copy(run, root, name, damage=None):
-    target = os.path.join(root, name)
-    shutil.copytree(run, target)
-    if damage:
-        damage(target)
-    return target
-
-
 def _write(path, text):
     with open(path, "w") as f:
         f.write(text)
@@ -52,26 +43,16 @@ def _ckpt(logdir, suffix):
             sorted(os.listdir(os.path.join(logdir, "checkpoints"))) if f.endswith(suffix)][0]
 
 
-def _edit_config(**changes):
-    def damage(logdir):
-        path = run_dir.config_path(logdir)
-        with open(path) as f:
-            config = json.load(f)
-        config.update(changes)
-        _write(path, json.dumps(config))
-    return damage
-
-
 DAMAGES = {
     "config_truncated": lambda d: _write(run_dir.config_path(d),
                                          open(run_dir.config_path(d)).read()[:40]),
     "config_empty": lambda d: _write(run_dir.config_path(d), ""),
     "config_garbage": lambda d: _write(run_dir.config_path(d), "\x00\x01garbage"),
-    "config_wrong_type": _edit_config(z_dim="four"),
+    "config_wrong_type": edit_config(z_dim="four"),
     "config_a_list": lambda d: _write(run_dir.config_path(d), "[1, 2]"),
     "config_dir": lambda d: (os.remove(run_dir.config_path(d)),
                              os.mkdir(run_dir.config_path(d))),
-    "config_extra_layer": _edit_config(predictor_rnn_layers=3),
+    "config_extra_layer": edit_config(predictor_rnn_layers=3),
     "no_index": lambda d: os.remove(os.path.join(d, "checkpoints", "checkpoint")),
     "index_names_99": lambda d: _write(os.path.join(d, "checkpoints", "checkpoint"),
                                        'model_checkpoint_path: "ckpt-99"\n'),
@@ -94,13 +75,13 @@ def _one_line(code, stderr, expected, case):
 
 
 def test_every_program_refuses_damaged_runs_and_bad_flags_in_one_line(run, tmp_path):
-    damaged = {name: _copy(run, str(tmp_path), name, damage) for name, damage in DAMAGES.items()}
-    good = _copy(run, str(tmp_path), "good")
+    damaged = {name: copy_run(run, str(tmp_path), name, damage) for name, damage in DAMAGES.items()}
+    good = copy_run(run, str(tmp_path), "good")
     file_in_the_way = tmp_path / "a_file"
     file_in_the_way.write_text("x")
     evil = tmp_path / "evil.pth"
     evil.write_bytes(b"cos\nsystem\n(S'touch " + str(tmp_path / "pwned").encode() + b"'\ntR.")
-    short_eval = _copy(run, str(tmp_path), "evaluated")
+    short_eval = copy_run(run, str(tmp_path), "evaluated")
     config_cases = ["config_truncated", "config_empty", "config_garbage", "config_wrong_type",
                     "config_a_list", "config_dir"]
     checkpoint_cases = {"config_extra_layer": "does not fit", "data_missing": "cannot be",
@@ -184,14 +165,14 @@ def test_every_program_refuses_damaged_runs_and_bad_flags_in_one_line(run, tmp_p
 
 
 def test_a_finished_run_reports_complete_without_training(run, tmp_path):
-    logdir = _copy(run, str(tmp_path), "run")
+    logdir = copy_run(run, str(tmp_path), "run")
     again = train(tiny_config("lp", niter=1, epoch_size=2), logdir, verbose=0,
                   dataset_options=MNIST, strategy="default")
     assert again["complete"] and again["steps_this_call"] == 0 and again["step"] == 2
 
 
 def test_train_refuses_checkpoints_without_their_index_and_names_the_way_out(run, tmp_path):
-    logdir = _copy(run, str(tmp_path), "run", DAMAGES["no_index"])
+    logdir = copy_run(run, str(tmp_path), "run", DAMAGES["no_index"])
     with pytest.raises(FileReadError) as info:
         train(tiny_config("lp", niter=2, epoch_size=2, seed=7), logdir, verbose=0,
               dataset_options=MNIST, strategy="default")
@@ -207,7 +188,7 @@ def test_evaluate_records_the_checkpoint_it_restored_and_recomputes_a_damaged_ba
                                                                                    tmp_path):
     from svg_tf.evaluation import evaluate_run
 
-    logdir = _copy(run, str(tmp_path), "run")
+    logdir = copy_run(run, str(tmp_path), "run")
     options = dict(num_samples=1, num_sequences=2, batch_size=1, bn="running",
                    dataset_options=MNIST, progress=False)
     first = evaluate_run(logdir, **options)
@@ -240,7 +221,7 @@ def test_evaluate_records_the_checkpoint_it_restored_and_recomputes_a_damaged_ba
 def test_evaluate_on_a_run_it_cannot_write_names_the_folder(run, tmp_path, monkeypatch):
     from svg_tf.evaluation import evaluate_run
 
-    logdir = _copy(run, str(tmp_path), "run")
+    logdir = copy_run(run, str(tmp_path), "run")
 
     def refuse(path):
         raise tf.errors.PermissionDeniedError(None, None, f"{path}; Permission denied")

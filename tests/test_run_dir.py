@@ -4,7 +4,6 @@ test_damaged_runs.py; interrupted training in test_reliability.py.)"""
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import sys
 import pytest
 import tensorflow as tf
 
-from conftest import tiny_config
+from conftest import copy_run, edit_config, tiny_config
 from svg_tf import build_model, run_dir
 from svg_tf.errors import FileReadError
 from svg_tf.training import train
@@ -29,24 +28,6 @@ def saved_run(tmp_path_factory):
     run_dir.write_config(logdir, config)
     run_dir.save_model(logdir, build_model(config, compile=False))
     return logdir
-
-
-def _copy(run, root, name, damage=None):
-    target = os.path.join(root, name)
-    shutil.copytree(run, target)
-    if damage:
-        damage(target)
-    return target
-
-
-def _edit_config(**changes):
-    def damage(logdir):
-        path = run_dir.config_path(logdir)
-        with open(path) as f:
-            config = json.load(f)
-        config.update(changes)
-        run_dir.atomic_write(path, json.dumps(config))
-    return damage
 
 
 def test_load_run_restores_what_save_model_wrote(saved_run):
@@ -74,13 +55,13 @@ def test_atomic_write_replaces_whole_or_not_at_all(tmp_path, monkeypatch):
 def test_a_config_that_no_longer_fits_its_checkpoint_is_never_restored_partially(saved_run,
                                                                                  tmp_path):
     for layers, found in ((3, "svg_lp/frame_predictor"), (1, "frame_predictor.cell_1")):
-        logdir = _copy(saved_run, str(tmp_path), f"layers{layers}",
-                       _edit_config(predictor_rnn_layers=layers))
+        logdir = copy_run(saved_run, str(tmp_path), f"layers{layers}",
+                       edit_config(predictor_rnn_layers=layers))
         with pytest.raises(FileReadError, match="does not fit") as info:
             run_dir.load_run(logdir)
         assert found in str(info.value) and "config.json" in str(info.value)
     # A model with a variable the checkpoint lacks (same shapes elsewhere) is refused too.
-    logdir = _copy(saved_run, str(tmp_path), "lp_as_fp", _edit_config(model="fp"))
+    logdir = copy_run(saved_run, str(tmp_path), "lp_as_fp", edit_config(model="fp"))
     with pytest.raises(FileReadError, match="does not fit"):
         run_dir.load_run(logdir)
 

@@ -1,7 +1,5 @@
-"""Generation from a trained SVG model (paper section 3, "at inference time"): sampling
-continuations of context videos, the posterior reconstruction and the learned prior on true
-frames. A mixin of the SVG model: it uses the model's encoder, decoder, frame predictor,
-posterior, latent prior and skip policy.
+"""Generation from a trained SVG model (paper section 3, "at inference time"): samples,
+the posterior reconstruction and the learned prior on true frames; a mixin of the model.
 
 Sampling reads as the paper's procedure in two parts: `_warm_up` runs the context frames
 through the recurrences (z from the posterior on the true next frame, as the authors'
@@ -13,7 +11,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from svg_tf.models.latents import bn_scope, predictor_input
+from svg_tf.models.latents import bn_scope, check_batch_statistics, predictor_input
 from svg_tf.models.recurrent import reparameterize
 from svg_tf.models.sample_layout import SamplePasses, sample_major, tile_rows
 
@@ -64,7 +62,7 @@ class Generation:
         if seed.shape[0] == 1:
             seed = tf.concat([seed, [0]], 0)
         context = tf.convert_to_tensor(context, tf.float32)
-        _check_batch_statistics(bn, context)
+        check_batch_statistics(bn, context)
         if noise is not None:
             noise = tuple(tf.convert_to_tensor(n, tf.float32) for n in noise)
         frames, mu, sigma = self.sample_graph(context, tf.constant(n_future, tf.int32),
@@ -97,7 +95,7 @@ class Generation:
                              f"{self.variant.upper()} model")
         bn = self._bn_mode(bn)
         x = tf.convert_to_tensor(x, tf.float32)
-        _check_batch_statistics(bn, x)
+        check_batch_statistics(bn, x)
         return self._traced.get(("prior", bn), lambda v: self._prior_on_frames(v, bn))(x)
 
     def _prior_on_frames(self, x, bn):
@@ -218,7 +216,7 @@ class Generation:
         """
         bn = self._bn_mode(bn)
         x = tf.convert_to_tensor(x, tf.float32)
-        _check_batch_statistics(bn, x)
+        check_batch_statistics(bn, x)
         return self.reconstruct_graph(x, bn)
 
     def reconstruct_graph(self, x, bn="running"):
@@ -300,10 +298,3 @@ class TracedFunctions:
         if key not in self._functions:
             self._functions[key] = tf.function(python_function, reduce_retracing=True)
         return self._functions[key]
-
-
-def _check_batch_statistics(bn, videos):
-    if bn == "batch" and videos.shape[0] == 1:
-        raise ValueError("bn='batch' normalises every frame with the statistics of the batch "
-                         "of sequences (the authors' generation) and needs at least 2 "
-                         "sequences; pass bn='running' for a single sequence")

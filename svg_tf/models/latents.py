@@ -83,6 +83,14 @@ def bn_scope(bn: str):
     raise ValueError(f"bn={bn!r} is invalid: expected one of {list(BN_MODES)}")
 
 
+def check_batch_statistics(bn, videos):
+    """Refuse bn='batch' on a single sequence: its statistics would be those of one video."""
+    if bn == "batch" and videos.shape[0] == 1:
+        raise ValueError("bn='batch' normalises every frame with the statistics of the batch "
+                         "of sequences (the authors' generation) and needs at least 2 "
+                         "sequences; pass bn='running' for a single sequence")
+
+
 class LatentPrior(Protocol):
     """What training and generation ask of z's prior."""
 
