@@ -6,11 +6,6 @@ import subprocess
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    # One core per worker (-n 2 on 2 cores): TensorFlow's default thread pools would make
-    # the two workers, and the programs they start, fight over both cores.
-    for _name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
-        os.environ.setdefault(_name, "1")
 
 import pytest  # noqa: E402
 

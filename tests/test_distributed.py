@@ -16,7 +16,7 @@ import textwrap
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.seconds(51)
+pytestmark = pytest.mark.seconds(45)
 
 SCRIPT = textwrap.dedent("""
     import json, os, sys

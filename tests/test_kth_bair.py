@@ -12,7 +12,7 @@ from svg_tf import datasets
 from svg_tf.datasets import kth_convert
 from svg_tf.datasets.records import CorruptRecordError
 
-pytestmark = pytest.mark.seconds(64)
+pytestmark = pytest.mark.seconds(36)
 
 # ---------------------------------------------------------------- KTH
 

@@ -5,6 +5,8 @@ import pytest
 
 from svg_tf import build_model, get_config
 
+pytestmark = pytest.mark.seconds(37)
+
 
 def _count(weights):
     return sum(int(np.prod(w.shape)) for w in weights)

@@ -15,7 +15,7 @@ from svg_tf.serving import SVGServing, export
 from svg_tf import load_run
 from svg_tf.training import train
 
-pytestmark = [pytest.mark.seconds(54),
+pytestmark = [pytest.mark.seconds(51),
               pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")]
 HERE = os.path.dirname(os.path.abspath(__file__))
 

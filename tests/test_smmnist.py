@@ -7,7 +7,7 @@ from svg_tf import datasets
 from svg_tf.datasets import smmnist
 from svg_tf.datasets.mnist_digits import SubsetWarning, load_digits
 
-pytestmark = [pytest.mark.seconds(50),
+pytestmark = [pytest.mark.seconds(6),
               pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")]
 
 
