@@ -122,23 +122,15 @@ print("RESULT" + json.dumps(results))
 """
 
 
-def start_commands(commands):
-    """Run [(module, [argv, ...]), ...] in turn in one child process (e.g. prepare, then
-    train, then evaluate): each argv through the program's own flag parsing and main."""
-    return subprocess.Popen([sys.executable, "-c", DRIVER, json.dumps(commands)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def command_results(process):
-    """[[(exit code, stderr) per argv] per program] of a `start_commands` process."""
-    stdout, stderr = process.communicate(timeout=900)
-    assert process.returncode == 0, stderr[-3000:]
-    line = [line for line in stdout.splitlines() if line.startswith("RESULT")][-1]
-    return json.loads(line[len("RESULT"):])
-
-
 def run_commands(commands):
-    return command_results(start_commands(commands))
+    """Run [(module, [argv, ...]), ...] in turn in one child process (e.g. prepare, then
+    train, then evaluate), each argv through the program's own flag parsing and main.
+    Returns [[(exit code, stderr) per argv] per program]."""
+    process = subprocess.run([sys.executable, "-c", DRIVER, json.dumps(commands)],
+                             capture_output=True, text=True, timeout=900)
+    assert process.returncode == 0, process.stderr[-3000:]
+    line = [line for line in process.stdout.splitlines() if line.startswith("RESULT")][-1]
+    return json.loads(line[len("RESULT"):])
 
 
 def run_programs(module, argvs):

@@ -19,9 +19,11 @@ from svg_tf.models.sample_layout import SamplePasses, sample_major, tile_rows
 class Generation:
     """sample, reconstruct and prior_on_frames for the SVG model."""
 
-    def _bn_mode(self, bn):
+    def _bn_mode(self, bn, videos):
+        """The test-time batch-norm mode (default: the config's), validated for `videos`."""
         bn = self.svg_config.sample_bn if bn is None else bn
         bn_scope(bn)  # validates
+        check_batch_statistics(bn, videos)
         return bn
 
     def sample(self, context, n_future, num_samples=1, seed=None, return_prior=False, bn=None,
@@ -55,14 +57,13 @@ class Generation:
         """
         if isinstance(n_future, int) and n_future < 1:
             raise ValueError(f"n_future={n_future}: at least one frame must be predicted")
-        bn = self._bn_mode(bn)
+        context = tf.convert_to_tensor(context, tf.float32)
+        bn = self._bn_mode(bn, context)
         if seed is None:
             seed = [self.svg_config.seed, 0]
         seed = tf.cast(tf.reshape(tf.convert_to_tensor(seed), [-1])[:2], tf.int64)
         if seed.shape[0] == 1:
             seed = tf.concat([seed, [0]], 0)
-        context = tf.convert_to_tensor(context, tf.float32)
-        check_batch_statistics(bn, context)
         if noise is not None:
             noise = tuple(tf.convert_to_tensor(n, tf.float32) for n in noise)
         frames, mu, sigma = self.sample_graph(context, tf.constant(n_future, tf.int32),
@@ -93,9 +94,8 @@ class Generation:
         if self.variant != "lp":
             raise ValueError(f"prior_on_frames needs a learned prior; this is an SVG-"
                              f"{self.variant.upper()} model")
-        bn = self._bn_mode(bn)
         x = tf.convert_to_tensor(x, tf.float32)
-        check_batch_statistics(bn, x)
+        bn = self._bn_mode(bn, x)
         return self._traced.get(("prior", bn), lambda v: self._prior_on_frames(v, bn))(x)
 
     def _prior_on_frames(self, x, bn):
@@ -214,9 +214,8 @@ class Generation:
         Returns:
           Videos `[B, T, H, W, C]` in [0, 1].
         """
-        bn = self._bn_mode(bn)
         x = tf.convert_to_tensor(x, tf.float32)
-        check_batch_statistics(bn, x)
+        bn = self._bn_mode(bn, x)
         return self.reconstruct_graph(x, bn)
 
     def reconstruct_graph(self, x, bn="running"):
