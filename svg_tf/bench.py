@@ -95,7 +95,7 @@ def time_training(config, batch_size, repeats, jit_compile):
 
     model = build_model(config)
     videos = tf.random.uniform([batch_size, config.seq_len, *config.frame_shape], seed=0)
-    step = tf.function(model.train_step, jit_compile=jit_compile or None)
+    step = tf.function(model.train_step, jit_compile=jit_compile or None, autograph=False)
     return batch_size / _median_seconds(lambda: _sync(step(videos)), repeats), model
 
 
@@ -104,7 +104,7 @@ def time_conv_bound(model, config, batch_size, repeats):
     frames = tf.random.uniform([config.seq_len, batch_size, *config.frame_shape], seed=1)
     variables = model.encoder.trainable_variables + model.decoder.trainable_variables
 
-    @tf.function
+    @tf.function(autograph=False)
     def step():
         with tf.GradientTape() as tape:
             h, skips = model.encoder(frames, training=True)
@@ -129,7 +129,7 @@ def time_sampling(model, config, num_samples, repeats):
     encoded = tf.random.uniform(
         [1, (n_future - 1) * num_samples + config.n_past, *config.frame_shape], seed=4)
 
-    @tf.function
+    @tf.function(autograph=False)
     def forward():
         h, _ = model.encoder(encoded, training=False)
         return h, model.decoder(h_dec, skips_dec, training=False)

@@ -21,7 +21,7 @@ def trace_training(config, batch_size, logdir, steps=3):
 
     model = build_model(config)
     videos = tf.random.uniform([batch_size, config.seq_len, *config.frame_shape], seed=0)
-    step = tf.function(model.train_step)
+    step = tf.function(model.train_step, autograph=False)
     for _ in range(2):
         step(videos)["loss"].numpy()
     tf.profiler.experimental.start(logdir)

@@ -424,7 +424,6 @@ def load_run(logdir: str, checkpoint: str | None = None, return_checkpoint: bool
     model = build_model(config, compile=with_optimizer)
     objects = {"model": model}
     if with_optimizer:  # restore it too, so that every value must find its variable
-        model.optimizer.build(model.trainable_variables)
         objects["optimizer"] = model.optimizer
     if any(k.startswith("step/") for k in keys):
         objects["step"] = tf.Variable(0, dtype=tf.int64, name="step", trainable=False)

@@ -87,12 +87,13 @@ class SVGServing(tf.Module):
         self._config = config
         self._limits = limits or ServingLimits()
         size, channels = config.image_size, config.channels
-        self.sample = tf.function(self._sample, input_signature=[
+        # No AutoGraph: no Python control flow on tensors here, and it costs seconds to trace.
+        self.sample = tf.function(self._sample, autograph=False, input_signature=[
             tf.TensorSpec([None, config.n_past, size, size, channels], tf.float32, "context"),
             tf.TensorSpec([], tf.int32, "n_future"),
             tf.TensorSpec([], tf.int32, "num_samples"),
             tf.TensorSpec([2], tf.int64, "seed")])
-        self.reconstruct = tf.function(self._reconstruct, input_signature=[
+        self.reconstruct = tf.function(self._reconstruct, autograph=False, input_signature=[
             tf.TensorSpec([None, config.n_eval, size, size, channels], tf.float32, "frames")])
 
     def _checked(self, name, tensor, expected):

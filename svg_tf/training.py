@@ -152,7 +152,6 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():
         model = build_model(config, jit_compile=False)
-        model.optimizer.build(model.trainable_variables)
         step_var = tf.Variable(0, dtype=tf.int64, name="step", trainable=False)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer, step=step_var)
     manager = tf.train.CheckpointManager(checkpoint, run_dir.checkpoint_dir(logdir),
@@ -217,7 +216,8 @@ def _loop(session: _Session, schedule: _Schedule, step, stream, first_batch, vid
         session.strategy.run(model.train_step, args=(batch,))
         return {m.name: m.result() for m in model.metrics}
 
-    step_fn = tf.function(one_step, jit_compile=schedule.jit_compile or None)
+    step_fn = tf.function(one_step, jit_compile=schedule.jit_compile or None,
+                          autograph=False)  # no tensor-dependent Python control flow
     train_writer = tf.summary.create_file_writer(os.path.join(logdir, "train"))
     test_writer = tf.summary.create_file_writer(os.path.join(logdir, "test"))
     stream.attach(train_writer, step)

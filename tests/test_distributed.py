@@ -49,6 +49,7 @@ SCRIPT = textwrap.dedent("""
             with scope.scope():
                 model.compile(optimizer=keras.optimizers.SGD(0.1) if optimizer == "sgd"
                               else keras.optimizers.Adam(config.lr))
+                model.optimizer.build(model.trainable_variables)  # fit traces once
         out = {}
         for name, model in (("single", single), ("mirrored", mirrored)):
             history = model.fit(data, epochs=1, steps_per_epoch=2, verbose=0).history

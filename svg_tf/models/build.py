@@ -21,7 +21,7 @@ def build_model(config: SVGConfig, compile: bool = True, jit_compile=False,
 
     Args:
       config: the experiment's SVGConfig (`svg_tf.get_config`).
-      compile: attach the optimizer (config.optimizer, lr, beta1).
+      compile: attach the optimizer (config.optimizer, lr, beta1), its slots created.
       jit_compile: compile the training step with XLA.
       mixed_precision: "float16", "bfloat16", True (= "float16") or None (the config's):
         compute in that dtype with float32 weights, batch-norm statistics, KL, loss and
@@ -53,4 +53,6 @@ def build_model(config: SVGConfig, compile: bool = True, jit_compile=False,
         if mixed_precision == "float16":  # bfloat16 has float32's range: no loss scaling
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         model.compile(optimizer=optimizer, jit_compile=jit_compile)
+        # Its slots made now: a first step that creates variables is traced twice.
+        model.optimizer.build(model.trainable_variables)
     return model

@@ -288,12 +288,13 @@ class Generation:
 
 
 class TracedFunctions:
-    """tf.functions made on first use, one per key."""
+    """tf.functions made on first use, one per key; no AutoGraph (loops are tf.while_loop)."""
 
     def __init__(self):
         self._functions = {}
 
     def get(self, key, python_function):
         if key not in self._functions:
-            self._functions[key] = tf.function(python_function, reduce_retracing=True)
+            self._functions[key] = tf.function(python_function, reduce_retracing=True,
+                                                   autograph=False)
         return self._functions[key]
