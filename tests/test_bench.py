@@ -4,7 +4,7 @@ import pytest
 
 from svg_tf import bench
 
-pytestmark = pytest.mark.seconds(58)
+pytestmark = pytest.mark.seconds(23)
 
 KEYS = ("train_seq_per_s", "train_seq_per_s_no_xla", "conv_bound_seq_per_s", "train_vs_bound",
         "sample_frames_per_s", "sample_vs_bound", "data_seq_per_s", "data_seq_per_s_bair",

@@ -18,7 +18,7 @@ from svg_tf import load_run
 from svg_tf.authors_checkpoint import CheckpointError, convert, read_checkpoint
 from svg_tf.models.layers import batch_norm_updates
 
-pytestmark = pytest.mark.seconds(53)
+pytestmark = pytest.mark.seconds(38)
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 CASES = ["dcgan_c1_lp", "dcgan_c1_fp", "vgg_c3_lp", "vgg_c3_fp"]

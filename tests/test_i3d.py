@@ -18,7 +18,7 @@ FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 sys.path.insert(0, FIXTURES)
 from make_i3d_reference import reference_videos  # noqa: E402
 
-pytestmark = pytest.mark.seconds(32)
+pytestmark = pytest.mark.seconds(14)
 
 
 def _weights():

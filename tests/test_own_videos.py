@@ -17,7 +17,7 @@ from svg_tf.datasets import video_files
 from svg_tf.datasets.videos_prepare import prepare
 from svg_tf.errors import FileReadError
 
-pytestmark = pytest.mark.seconds(108)
+pytestmark = pytest.mark.seconds(60)
 
 
 def moving_square(num_frames, width=96, height=72, offset=0, color=(230, 60, 40)):

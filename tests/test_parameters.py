@@ -5,7 +5,7 @@ import pytest
 
 from svg_tf import build_model, get_config
 
-pytestmark = pytest.mark.seconds(37)
+pytestmark = pytest.mark.seconds(15)
 
 
 def _count(weights):

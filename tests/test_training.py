@@ -11,7 +11,7 @@ from conftest import tiny_config
 from svg_tf import SVGConfig, build_model
 from svg_tf.datasets.synthetic import bouncing_squares
 
-pytestmark = pytest.mark.seconds(108)
+pytestmark = pytest.mark.seconds(95)
 
 
 @pytest.mark.parametrize("variant", ["lp", "fp", "det"])
