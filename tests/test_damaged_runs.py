@@ -24,12 +24,6 @@ TINY_FLAGS = ["--width=8", "--g_dim=16", "--z_dim=4", "--rnn_size=32", "--n_past
               "--epoch_size=5"]
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
-@pytest.fixture
-def run(tiny_run):
-    """A tiny trained run (5 steps, conftest.tiny_run) to damage copies of."""
-    return tiny_run
-
-
 def _write(path, text):
     with open(path, "w") as f:
         f.write(text)
@@ -71,14 +65,15 @@ def _one_line(code, stderr, expected, case):
     assert not any(line.startswith(("Traceback", "  File ")) for line in lines), (case, stderr)
 
 
-def test_every_program_refuses_damaged_runs_and_bad_flags_in_one_line(run, tmp_path):
-    damaged = {name: copy_run(run, str(tmp_path), name, damage) for name, damage in DAMAGES.items()}
-    good = copy_run(run, str(tmp_path), "good")
+def test_every_program_refuses_damaged_runs_and_bad_flags_in_one_line(tiny_run, tmp_path):
+    damaged = {name: copy_run(tiny_run, str(tmp_path), name, damage)
+               for name, damage in DAMAGES.items()}
+    good = copy_run(tiny_run, str(tmp_path), "good")
     file_in_the_way = tmp_path / "a_file"
     file_in_the_way.write_text("x")
     evil = tmp_path / "evil.pth"
     evil.write_bytes(b"cos\nsystem\n(S'touch " + str(tmp_path / "pwned").encode() + b"'\ntR.")
-    short_eval = copy_run(run, str(tmp_path), "evaluated")
+    short_eval = copy_run(tiny_run, str(tmp_path), "evaluated")
     config_cases = ["config_truncated", "config_empty", "config_garbage", "config_wrong_type",
                     "config_a_list", "config_dir"]
     checkpoint_cases = {"config_extra_layer": "does not fit", "data_missing": "cannot be",
@@ -161,15 +156,15 @@ def test_every_program_refuses_damaged_runs_and_bad_flags_in_one_line(run, tmp_p
         assert not (tmp_path / name).exists(), name
 
 
-def test_a_finished_run_reports_complete_without_training(run, tmp_path):
-    logdir = copy_run(run, str(tmp_path), "run")
+def test_a_finished_run_reports_complete_without_training(tiny_run, tmp_path):
+    logdir = copy_run(tiny_run, str(tmp_path), "run")
     again = train(tiny_config("lp", niter=1, epoch_size=5), logdir, verbose=0,
                   dataset_options=MNIST, strategy="default")
     assert again["complete"] and again["steps_this_call"] == 0 and again["step"] == 5
 
 
-def test_train_refuses_checkpoints_without_their_index_and_names_the_way_out(run, tmp_path):
-    logdir = copy_run(run, str(tmp_path), "run", DAMAGES["no_index"])
+def test_train_refuses_checkpoints_without_their_index_and_names_the_way_out(tiny_run, tmp_path):
+    logdir = copy_run(tiny_run, str(tmp_path), "run", DAMAGES["no_index"])
     with pytest.raises(FileReadError) as info:
         train(tiny_config("lp", niter=2, epoch_size=5, seed=7), logdir, verbose=0,
               dataset_options=MNIST, strategy="default")
@@ -181,11 +176,11 @@ def test_train_refuses_checkpoints_without_their_index_and_names_the_way_out(run
     assert result["step"] == 10
 
 
-def test_evaluate_records_the_checkpoint_it_restored_and_recomputes_a_damaged_batch(run,
+def test_evaluate_records_the_checkpoint_it_restored_and_recomputes_a_damaged_batch(tiny_run,
                                                                                    tmp_path):
     from svg_tf.evaluation import evaluate_run
 
-    logdir = copy_run(run, str(tmp_path), "run")
+    logdir = copy_run(tiny_run, str(tmp_path), "run")
     options = dict(num_samples=1, num_sequences=2, batch_size=1, bn="running",
                    dataset_options=MNIST, progress=False)
     first = evaluate_run(logdir, **options)
@@ -215,10 +210,10 @@ def test_evaluate_records_the_checkpoint_it_restored_and_recomputes_a_damaged_ba
     assert second["overall"] == first["overall"]  # the damaged batch was computed again
 
 
-def test_evaluate_on_a_run_it_cannot_write_names_the_folder(run, tmp_path, monkeypatch):
+def test_evaluate_on_a_run_it_cannot_write_names_the_folder(tiny_run, tmp_path, monkeypatch):
     from svg_tf.evaluation import evaluate_run
 
-    logdir = copy_run(run, str(tmp_path), "run")
+    logdir = copy_run(tiny_run, str(tmp_path), "run")
 
     def refuse(path):
         raise tf.errors.PermissionDeniedError(None, None, f"{path}; Permission denied")
@@ -229,7 +224,7 @@ def test_evaluate_on_a_run_it_cannot_write_names_the_folder(run, tmp_path, monke
                      progress=False)
 
 
-def test_exports_and_conversions_are_complete_or_absent_and_have_one_writer(run, tmp_path):
+def test_exports_and_conversions_are_complete_or_absent_and_have_one_writer(tiny_run, tmp_path):
     from svg_tf.serving import export
     from svg_tf.torch_interop.authors_checkpoint import CheckpointError, convert
 
@@ -242,17 +237,17 @@ def test_exports_and_conversions_are_complete_or_absent_and_have_one_writer(run,
 
     _write(target + ".lock", json.dumps({"pid": int(dead), "host": socket.gethostname(),
                                          "since": 0}))
-    assert export(run, target) == target
+    assert export(tiny_run, target) == target
     assert sorted(os.listdir(tmp_path / "export")) == ["1"]  # no .partial, no .lock left
     assert {"saved_model.pb", "variables", "config.json", "README.md"} <= set(os.listdir(target))
     assert tf.saved_model.load(target).signatures["serving_default"] is not None
     with pytest.raises(FileExistsError, match="not empty"):
-        export(run, target)
+        export(tiny_run, target)
     # A second writer while the first holds the lock is refused.
     second = str(tmp_path / "export" / "2")
     with run_dir.new_folder(second):
         with pytest.raises(run_dir.RunLockedError, match="is being written by process"):
-            export(run, second)
+            export(tiny_run, second)
     # A failed write leaves nothing behind.
     with pytest.raises(RuntimeError):
         with run_dir.new_folder(str(tmp_path / "export" / "3")) as folder:

