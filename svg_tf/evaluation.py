@@ -111,6 +111,7 @@ def evaluate_run(logdir, *, num_samples=None, num_sequences=None, n_eval=None, s
     Example:
       >>> result = evaluate_run("runs/bair_lp", protocol="srvp", data_dir="data/bair")
     """
+    logdir = run_dir.resolve(logdir)
     config = run_dir.read_config(logdir)
     plan = protocols.settings(protocol, config, num_samples=num_samples,
                               num_sequences=num_sequences, n_eval=n_eval, ssim=ssim,

@@ -44,7 +44,7 @@ def generate(logdir, out, num_samples=100, num_random=3, n_eval=None, index=0, s
     from svg_tf import metrics, visualize
     from svg_tf import datasets
     from svg_tf.run_dir import data_dir as trained_data_dir
-    from svg_tf.run_dir import load_run
+    from svg_tf.run_dir import load_run, resolve
 
     if not out.endswith((".gif", ".png")):
         raise ValueError(f"--out={out} must end in .gif or .png")
@@ -52,6 +52,7 @@ def generate(logdir, out, num_samples=100, num_random=3, n_eval=None, index=0, s
                                ("num_random", num_random, 0), ("batch_size", batch_size, 1)):
         if not isinstance(value, int) or value < least:
             raise ValueError(f"{name}={value!r} is invalid: expected an integer >= {least}")
+    logdir = resolve(logdir)
     config, model = load_run(logdir)
     data_dir = trained_data_dir(logdir, data_dir)
     n_eval = n_eval or config.n_eval

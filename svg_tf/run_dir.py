@@ -12,6 +12,10 @@
 Trained runs (python -m svg_tf.train) and converted ones (python -m svg_tf.convert_pytorch)
 have the same layout, so every program reads both through `load_run`. All I/O goes through
 tf.io.gfile, so gs:// run directories work too.
+
+A run path is resolved once, where it enters (`resolve`: `train`, `load_run`, the
+converters): relative, absolute, `~`, a trailing slash and a symlink to the folder all name
+the same run, and so the same lock.
 """
 
 from __future__ import annotations
@@ -42,6 +46,15 @@ class RunLockedError(RuntimeError):
 
 class MissingRunFile(FileReadError, FileNotFoundError):
     """A file a run directory must hold is not there (config.json, a checkpoint)."""
+
+
+def resolve(logdir: str) -> str:
+    """The one name of a run directory: `~` expanded, made absolute from the working
+    directory, symlinks resolved, no trailing slash (object-store URLs: only the slash)."""
+    logdir = os.fspath(logdir)
+    if "://" in logdir:
+        return logdir.rstrip("/") or logdir
+    return os.path.realpath(os.path.expanduser(logdir))
 
 
 def config_path(logdir: str) -> str:
@@ -108,9 +121,8 @@ def latest_checkpoint(logdir: str) -> str | None:
         state = tf.train.get_checkpoint_state(directory)
     except Exception:  # noqa: BLE001 - text_format's ParseError, a folder named checkpoint, ...
         state = None
+    # TensorFlow has already joined a relative name in the index onto `directory`.
     named = state.model_checkpoint_path if state else None
-    if named and not os.path.isabs(named) and "://" not in named:
-        named = os.path.join(directory, named)
     if named and tf.io.gfile.exists(named + ".index"):
         return named
     present = sorted((p[:-len(".index")] for p in
@@ -407,8 +419,9 @@ def load_run(logdir: str, checkpoint: str | None = None, return_checkpoint: bool
     """
     from svg_tf.models import build_model
 
+    logdir = resolve(logdir)
     config = read_config(logdir)
-    checkpoint = checkpoint or latest_checkpoint(logdir)
+    checkpoint = os.path.expanduser(checkpoint) if checkpoint else latest_checkpoint(logdir)
     if checkpoint is None:
         raise MissingRunFile(checkpoint_dir(logdir), "holds no checkpoint")
     if not tf.io.gfile.exists(checkpoint + ".index"):

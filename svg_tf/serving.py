@@ -202,10 +202,10 @@ def export(logdir, export_dir, checkpoint=None, limits: ServingLimits | None = N
     Returns:
       export_dir.
     """
-    from svg_tf.run_dir import load_run, new_folder
+    from svg_tf.run_dir import load_run, new_folder, resolve
 
     limits = limits or ServingLimits()
-    config, model = load_run(logdir, checkpoint)
+    config, model = load_run(resolve(logdir), checkpoint)
     module = SVGServing(model, config, limits)
     sigma = (f",\n  prior_sigma float32 [batch, num_samples, n_future, {config.z_dim}]"
              if config.model == "lp" else "")

@@ -138,6 +138,7 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
     if not isinstance(keep_every, int) or keep_every < 0:
         raise ValueError(f"keep_every={keep_every!r} is invalid: expected an integer >= 0 "
                          "(0: keep only the last three checkpoints)")
+    logdir = run_dir.resolve(logdir)
     dataset_options = dict(dataset_options or {})
     strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
     replicas = strategy.num_replicas_in_sync

@@ -86,3 +86,40 @@ def test_run_directory_lock_refuses_a_second_process_and_takes_over_a_dead_ones(
     assert messages and f"process {dead.pid}" in messages[0] and "is gone" in messages[0]
 
 
+
+
+def test_every_spelling_of_a_run_path_names_the_same_run(saved_run, tmp_path, monkeypatch):
+    """Relative (the README's --logdir=runs/...), absolute, `~`, a trailing slash and a
+    symlink all find the run's checkpoint; a relative path once read as
+    runs/x/checkpoints/runs/x/checkpoints/ckpt-0 and every program after train refused it."""
+    home = tmp_path / "home"
+    (home / "runs").mkdir(parents=True)
+    copy_run(saved_run, str(home / "runs"), "demo")
+    os.symlink(home / "runs" / "demo", tmp_path / "linked")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(home)
+    real = os.path.realpath(home / "runs" / "demo")
+    spellings = ["runs/demo", "runs/demo/", "./runs/demo", "~/runs/demo", str(home / "runs/demo"),
+                 os.path.relpath(tmp_path / "linked"), str(tmp_path / "linked") + "/"]
+    for logdir in spellings:
+        assert run_dir.resolve(logdir) == real, logdir
+        found = run_dir.latest_checkpoint(os.path.expanduser(logdir))
+        assert os.path.realpath(found) == os.path.join(real, "checkpoints", "ckpt-0"), logdir
+    config, model, checkpoint = run_dir.load_run("runs/demo", return_checkpoint=True)
+    assert checkpoint == os.path.join(real, "checkpoints", "ckpt-0")
+    assert run_dir.resolve("gs://bucket/run/") == "gs://bucket/run"
+
+
+def test_an_index_naming_missing_files_is_refused_with_a_way_out_that_works(saved_run, tmp_path,
+                                                                            monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    copy_run(saved_run, ".", "run")
+    index = os.path.join("run", "checkpoints", "checkpoint")
+    with open(index, "w") as f:
+        f.write('model_checkpoint_path: "ckpt-300"\n')
+    with pytest.raises(FileReadError, match="names ckpt-300, whose files are missing, but "
+                                            "ckpt-0 are there") as info:
+        run_dir.latest_checkpoint("run")
+    command = str(info.value).split("To resume from ckpt-0: ")[1].split(" (or use")[0]
+    subprocess.run(command, shell=True, check=True)  # the printf the message suggests
+    assert run_dir.latest_checkpoint("run") == os.path.join("run", "checkpoints", "ckpt-0")

@@ -249,6 +249,7 @@ def convert(checkpoint: str, logdir: str):
     """
     from svg_tf.models import build_model
 
+    logdir = run_dir.resolve(logdir)
     if tf.io.gfile.exists(logdir) and tf.io.gfile.listdir(logdir):
         raise CheckpointError(f"--logdir={logdir} exists and is not empty: choose a new "
                               "directory (nothing was written)")
