@@ -178,7 +178,7 @@ def main(argv):
         return 0
     from svg_tf.errors import FileReadError
     from svg_tf.run_dir import RunLockedError
-    from svg_tf.training import TrainingError, train
+    from svg_tf.training import TrainingError, TrainingInterrupted, train
 
     if FLAGS.logdir is not None and not FLAGS.logdir.strip():
         raise app.UsageError("--logdir is empty: give a run directory, or leave the flag out "
@@ -194,6 +194,20 @@ def main(argv):
                        max_steps=FLAGS.max_steps, keep_every=FLAGS.keep_every)
     except FileReadError:  # a damaged run directory: one line naming the file (cli)
         raise
+    except TrainingInterrupted as error:  # SIGINT/SIGTERM: saved, resumable
+        print(f"\ntrain: {error}", file=sys.stderr)
+        return error.exit_status
+    except KeyboardInterrupt:  # before the loop, or a second Ctrl-C inside it
+        from svg_tf import run_dir
+
+        try:
+            latest = run_dir.latest_checkpoint(run_dir.resolve(logdir))
+        except FileReadError:
+            latest = None
+        saved = f"the latest checkpoint is {latest}" if latest else "no checkpoint was written"
+        print(f"\ntrain: interrupted; {saved}. Re-run the same command to resume",
+              file=sys.stderr)
+        return 130
     except (TrainingError, RunLockedError, OSError) as error:  # incl. missing data, offline
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -18,6 +18,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import signal
+import threading
 import time
 from typing import Callable
 
@@ -38,6 +40,47 @@ NUM_VIS_SAMPLES = 3
 class TrainingError(RuntimeError):
     """Training stopped on purpose (non-finite loss, mismatching run directory, damaged data,
     a full disk)."""
+
+
+class TrainingInterrupted(TrainingError):
+    """SIGINT (Ctrl-C) or SIGTERM (a cluster's preemption) stopped training after the step
+    under way, whose checkpoint was saved; `exit_status` is the shell's 128 + signal."""
+
+    def __init__(self, message, signal_number):
+        super().__init__(message)
+        self.signal_number = signal_number
+        self.exit_status = 128 + signal_number
+
+
+class _StopSignals:
+    """While training: the first SIGINT or SIGTERM asks the loop to stop after the current
+    step (and save it); a second SIGINT stops at once, without saving. Only the main thread
+    can own signal handlers: elsewhere (a library caller's thread) nothing is installed."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, log):
+        self.log = log
+        self.received = None
+        self.previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for number in self.SIGNALS:
+                self.previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+    def _handle(self, number, frame):
+        if self.received is not None:  # asked twice: the user does not want to wait
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        self.received = number
+        self.log(f"\n{signal.Signals(number).name} received: stopping after this step and "
+                 "saving a checkpoint (Ctrl-C again stops at once, without saving)")
 
 
 def resume_changes(logdir: str, config: SVGConfig) -> dict:
@@ -177,7 +220,8 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
         session = _Session(model, config, logdir, manager, step_var, strategy, chief, log)
         schedule = _Schedule(total_steps, summary_every, checkpoint_every, jit_compile,
                              verbose, max_steps, keep_every)
-        return _loop(session, schedule, step, stream, first_batch, videos)
+        with _StopSignals(log) as stop:
+            return _loop(session, schedule, step, stream, first_batch, videos, stop)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,8 +250,10 @@ class _Schedule:
     keep_every: int = 0
 
 
-def _loop(session: _Session, schedule: _Schedule, step, stream, first_batch, videos):
-    """The epochs of `train` from `step` (its first batch already read)."""
+def _loop(session: _Session, schedule: _Schedule, step, stream, first_batch, videos,
+          stop=None):
+    """The epochs of `train` from `step` (its first batch already read); `stop`
+    (_StopSignals) ends it after a step, saved, when a signal came."""
     model, config, logdir, manager, log = (session.model, session.config, session.logdir,
                                            session.manager, session.log)
     total_steps, summary_every, max_steps = (schedule.total_steps, schedule.summary_every,
@@ -259,6 +305,9 @@ def _loop(session: _Session, schedule: _Schedule, step, stream, first_batch, vid
                                           model.optimizer.learning_rate)), step=step)
             if schedule.checkpoint_every and step % schedule.checkpoint_every == 0:
                 _save(manager, step, logdir, schedule.keep_every)
+            if stop is not None and stop.received is not None:
+                _stop_saved(session, step, stop.received, schedule.keep_every,
+                            [train_writer, test_writer])
             if max_steps is not None and steps_this_call >= max_steps:
                 break
         if max_steps is not None and steps_this_call >= max_steps:
@@ -280,6 +329,21 @@ def _loop(session: _Session, schedule: _Schedule, step, stream, first_batch, vid
             "checkpoint": manager.latest_checkpoint,
             "logdir": logdir, "sample_gif": gif_path, "seconds": seconds,
             "seconds_per_step": seconds / max(steps_this_call, 1), "model": model}
+
+
+def _stop_saved(session, step, signal_number, keep_every, writers):
+    """Save the checkpoint of `step` (unless it is the latest already) and raise
+    TrainingInterrupted saying where, and how the re-run resumes."""
+    manager, logdir = session.manager, session.logdir
+    if not (manager.latest_checkpoint or "").endswith(f"ckpt-{step}"):
+        _save(manager, step, logdir, keep_every)
+    for writer in writers:
+        writer.flush()
+    config = session.config
+    raise TrainingInterrupted(
+        f"stopped by {signal.Signals(signal_number).name} at step {step} of "
+        f"{config.niter * config.epoch_size}: saved {manager.latest_checkpoint}. Re-run the "
+        "same command to resume from it", signal_number)
 
 
 def _save(manager, step, logdir, keep_every=0):

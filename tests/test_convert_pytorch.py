@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 from svg_tf import load_run
-from svg_tf.authors_checkpoint import CheckpointError, convert, read_checkpoint
+from svg_tf.torch_interop.authors_checkpoint import CheckpointError, convert, read_checkpoint
 from svg_tf.models.layers import batch_norm_updates
 
 pytestmark = pytest.mark.seconds(38)
@@ -108,7 +108,7 @@ def test_bad_inputs_are_named_and_write_nothing(tmp_path):
 
 
 def test_a_tensor_of_the_wrong_shape_is_named(tmp_path, monkeypatch):
-    from svg_tf import authors_checkpoint
+    from svg_tf.torch_interop import authors_checkpoint
 
     path, _ = fixture("dcgan_c1_lp")
     real = authors_checkpoint.module_state_dict

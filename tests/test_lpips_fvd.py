@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from svg_tf import metrics, torch_pickle
+from svg_tf import metrics
+from svg_tf.torch_interop import torch_file
 from svg_tf.metrics import frechet_video as fvd
 from svg_tf.metrics.lpips_network import convert_weights
 
@@ -60,8 +61,8 @@ def test_lpips_weights_are_checked_by_name_and_shape(tmp_path):
 def test_the_linear_heads_file_of_the_lpips_package_reads_without_pytorch(lpips_setup):
     """The package's weights/v0.1/alex.pth (a PyTorch file) gives the same heads."""
     _, reference = lpips_setup
-    state = torch_pickle.module_state_dict(
-        torch_pickle.load(os.path.join(FIXTURES, "lpips_alex_v0.1.pth")))
+    state = torch_file.module_state_dict(
+        torch_file.load(os.path.join(FIXTURES, "lpips_alex_v0.1.pth")))
     for key, value in state.items():
         np.testing.assert_array_equal(value, reference[f"linear/{key}"])
 
@@ -154,7 +155,7 @@ def test_evaluate_adds_lpips_and_fvd(lpips_setup, tmp_path):
     import csv
     import json
 
-    from svg_tf.authors_checkpoint import convert
+    from svg_tf.torch_interop.authors_checkpoint import convert
     from svg_tf.evaluation import evaluate_run
 
     weights, _ = lpips_setup

