@@ -3,13 +3,14 @@ TensorFlow 2 / Keras 3.
 
 The model and the run-directory loader are imported on first use. When a program runs
 (`python -m svg_tf.train`, a console script, a tools/ script), TensorFlow is loaded quietly
-here, before any module imports it (svg_tf.cli).
+whenever something first imports it, and not at all if the flags are refused
+(svg_tf.cli.QuietImport).
 """
 
 from svg_tf import cli as _cli
 
 if _cli.started_as_program():
-    _cli.quiet_tensorflow()
+    _cli.QuietImport.install()
 
 from svg_tf.config import PRESETS, SVGConfig, get_config  # noqa: E402
 

@@ -1,17 +1,25 @@
-"""What every command-line program shares: a quiet start and one-line usage errors.
+"""What every command-line program shares: a quiet start, flags checked first, one-line
+usage errors and --help grouped by concern.
 
 TensorFlow prints a dozen lines when it loads (oneDNN notices, CUDA probing, "cuInit ...
-UNKNOWN ERROR (303)" on machines without a GPU) that say nothing about the run. The programs
-load it with stderr silenced; set SVG_TF_VERBOSE=1 to see those lines. A bad flag value
-ends in one line naming the flag, not absl's full help listing.
+UNKNOWN ERROR (303)" on machines without a GPU) that say nothing about the run. In a program
+it is loaded with stderr silenced, whenever something first imports it (`QuietImport`); set
+SVG_TF_VERBOSE=1 to see those lines. Programs whose flags need no TensorFlow (train,
+generate, export, the converters, prepare_videos) parse and check their flags before it
+loads, so --help and a typo answer in a fraction of a second. A bad flag ends in one line
+naming it, with exit status 2.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
+import importlib.machinery
 import os
 import sys
+import textwrap
 
-from absl import app
+from absl import app, flags
 
 VERBOSE_ENV = "SVG_TF_VERBOSE"
 
@@ -27,27 +35,68 @@ def started_as_program() -> bool:
             or (folder == "tools" and first.endswith(".py")))
 
 
+@contextlib.contextmanager
+def _stderr_silenced():
+    """The process's file descriptor 2 sent to /dev/null (TensorFlow's C++ logs bypass
+    sys.stderr)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def quiet_tensorflow() -> None:
     """Import TensorFlow (and probe its devices) with the process's stderr sent to
     /dev/null; a no-op when it is already loaded or SVG_TF_VERBOSE=1."""
     if "tensorflow" in sys.modules or os.environ.get(VERBOSE_ENV) == "1":
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
+    with _stderr_silenced():
         import tensorflow as tf
 
         tf.config.list_physical_devices()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
     import absl.logging
 
     absl.logging.set_verbosity(absl.logging.WARNING)
+
+
+class QuietImport(importlib.abc.MetaPathFinder):
+    """Makes the first `import tensorflow`, wherever it happens, go through
+    `quiet_tensorflow`: a program then needs no particular import order to start quietly,
+    and one that never needs TensorFlow (a --help, a bad flag) never loads it."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        QuietImport.uninstall()
+        quiet_tensorflow()
+        return importlib.machinery.ModuleSpec(name, _Loaded())
+
+    @classmethod
+    def install(cls):
+        if os.environ.get(VERBOSE_ENV) != "1" and "tensorflow" not in sys.modules and not any(
+                isinstance(finder, cls) for finder in sys.meta_path):
+            sys.meta_path.insert(0, cls())
+
+    @classmethod
+    def uninstall(cls):
+        sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, cls)]
+
+
+class _Loaded(importlib.abc.Loader):
+    """Hands the import machinery the module `quiet_tensorflow` has just loaded."""
+
+    def create_module(self, spec):
+        return sys.modules[spec.name]
+
+    def exec_module(self, module):
+        pass
 
 
 def check_arguments(argv, *required) -> None:
@@ -70,7 +119,7 @@ def usage_errors_in_one_line(main):
     from svg_tf.errors import FileReadError
 
     def wrapped(argv):
-        program = os.path.basename(sys.argv[0]).removesuffix(".py")
+        program = program_name()
         try:
             return main(argv)
         except app.UsageError as error:
@@ -106,18 +155,66 @@ def _one_line_warning(message, category, filename, lineno, line=None):
     return f"{category.__name__}: {message}\n"
 
 
-def run(main, define_flags=None) -> None:
-    """Entry point of a program: quiet TensorFlow, define its flags, run `main`. --help
-    exits with status 0 (absl's exits with 1)."""
+def program_name() -> str:
+    return os.path.basename(sys.argv[0]).removesuffix(".py") if sys.argv else "svg_tf"
+
+
+def _parse_flags(argv):
+    """absl's parsing, but an unknown flag or a bad value is one line and exit status 2
+    (absl prints the whole flag listing and exits with 1)."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        print(f"{program_name()}: error: {error}\n(--help lists every flag)", file=sys.stderr)
+        sys.exit(2)
+
+
+def help_text(doc: str, names, groups=None, width=100) -> str:
+    """--help: the program's docstring, then its flags under one heading per concern
+    (`groups`: flag name -> heading, in the order headings first appear; flags not in it
+    come last, under "other")."""
+    groups = groups or {n: "flags" for n in names}
+    headings = list(dict.fromkeys(groups.get(n, "other") for n in names))
+    if "other" in headings:
+        headings.append(headings.pop(headings.index("other")))
+    lines = [doc.strip(), ""] if doc else []
+    for heading in headings:
+        lines.append(f"{heading}:")
+        for name in names:
+            if groups.get(name, "other") != heading:
+                continue
+            flag = flags.FLAGS[name]
+            choices = getattr(flag.parser, "enum_values", None)
+            value = f"<{'|'.join(choices)}>" if choices else (
+                "" if flag.boolean else f"<{flag.parser.flag_type()}>")
+            default = "" if flag.default in (None, "") else f" (default: {flag.default})"
+            lines.append(f"  --{name}{'=' + value if value else ''}")
+            text = flag.help.removeprefix(f"{value}: ") if choices else flag.help
+            lines += textwrap.wrap(f"{text}{default}", width, initial_indent=" " * 6,
+                                   subsequent_indent=" " * 6)
+        lines.append("")
+    return "\n".join(lines)
+
+
+def run(main, define_flags=None, groups=None) -> None:
+    """Entry point of a program: define its flags and check them, then load TensorFlow
+    quietly (if nothing has yet) and run `main`. --help prints the flags grouped by concern
+    (`groups`, see help_text) and exits with status 0."""
     import warnings
 
-    quiet_tensorflow()
+    QuietImport.install()
     warnings.formatwarning = _one_line_warning
+    absl_own = set(flags.FLAGS)
     if define_flags is not None:
         define_flags()
-    try:
-        app.run(usage_errors_in_one_line(main))
-    except SystemExit as exit_:
-        if exit_.code == 1 and any(arg in HELP_FLAGS for arg in sys.argv[1:]):
-            sys.exit(0)
-        raise
+    if any(arg in HELP_FLAGS for arg in sys.argv[1:]):
+        doc = getattr(sys.modules.get(main.__module__), "__doc__", "") or ""
+        names = [n for n in flags.FLAGS if n not in absl_own]
+        print(help_text(doc, names, groups))
+        sys.exit(0)
+
+    def quietly_then_main(argv):
+        quiet_tensorflow()
+        return usage_errors_in_one_line(main)(argv)
+
+    app.run(quietly_then_main, flags_parser=_parse_flags)

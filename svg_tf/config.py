@@ -197,6 +197,12 @@ def field_help(name: str) -> str:
             + ", ".join(f"{d} {v}" for d, v in values.items()) + ".")
 
 
+def choices_are_registered(name: str) -> bool:
+    """Whether a field's choices come from a registry (read when asked) rather than a
+    fixed tuple."""
+    return callable({f.name: f for f in dataclasses.fields(SVGConfig)}[name].metadata["choices"])
+
+
 def field_choices(name: str):
     """The allowed values of a field with a fixed set of them (else None)."""
     choices = {f.name: f for f in dataclasses.fields(SVGConfig)}[name].metadata["choices"]

@@ -9,13 +9,15 @@ reductions (ReductionToOneDevice, NCCL) keep them in program order.
 
 from __future__ import annotations
 
-import tensorflow as tf
-
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 
 
-def make_strategy(name: str = "auto", devices=None) -> tf.distribute.Strategy:
-    """The strategy called `name` (one of STRATEGIES)."""
+def make_strategy(name: str = "auto", devices=None):
+    """The tf.distribute.Strategy called `name` (one of STRATEGIES). (TensorFlow is
+    imported here, so that the training program's flags, which list STRATEGIES, are
+    checked before it loads.)"""
+    import tensorflow as tf
+
     if name not in STRATEGIES:
         raise ValueError(f"strategy={name!r} is invalid: expected one of {list(STRATEGIES)}")
     if name == "multi_worker":  # must come before anything initialises the TF context

@@ -9,7 +9,7 @@ from __future__ import annotations
 from absl import app, flags
 
 from svg_tf import cli
-from svg_tf.serving import ServingLimits
+from svg_tf.serving_limits import ServingLimits
 
 FLAGS = flags.FLAGS
 

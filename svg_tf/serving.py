@@ -21,6 +21,8 @@ import os
 
 import tensorflow as tf
 
+from svg_tf.serving_limits import ServingLimits  # noqa: F401  (part of this module's API)
+
 EXPORT_README = """# svg_tf SavedModel: {dataset} SVG-{model}
 
 Serve with TF Serving:
@@ -47,25 +49,6 @@ one fails with INVALID_ARGUMENT naming it:
 
 Context and frames must be finite and in [0, 1].
 """
-
-
-@dataclasses.dataclass(frozen=True)
-class ServingLimits:
-    """Bounds on one request, enforced in the exported graph. The defaults cover the paper's
-    evaluation (100 samples, up to 100 frames) one sequence at a time; max_frames bounds
-    memory: a request for 1,000 samples of one SM-MNIST context was reported to use 2.6 GB
-    and one for 10,000 samples to pass 16 GB; not re-measured here."""
-
-    max_batch: int = 64
-    max_num_samples: int = 100
-    max_n_future: int = 100
-    max_frames: int = 10_000
-
-    def __post_init__(self):
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{field.name}={value!r} is invalid: expected an integer >= 1")
 
 
 class _Untracked:

@@ -15,12 +15,17 @@ from absl import app, flags
 
 from svg_tf import cli
 from svg_tf import config as config_lib
-from svg_tf import datasets
+from svg_tf.data_checks import SKIP_CORRUPT_HELP, VERIFY_HELP, VERIFY_MODES
 from svg_tf.distribute import STRATEGIES
-from svg_tf.datasets.records import (SKIP_CORRUPT_HELP, VERIFY_HELP,
-                                     VERIFY_MODES)
 
 FLAGS = flags.FLAGS
+
+# --help's headings: the config's fields go under their section, the other flags here.
+FLAG_GROUPS = {"data_dir": "data", "digits": "data", "verify_data": "data",
+               "skip_corrupt": "data", "preset": "model", "summary_only": "model",
+               "strategy": "training", "jit_compile": "training", "max_steps": "training",
+               "logdir": "output", "checkpoint_every": "output", "keep_every": "output",
+               "summary_every": "output", "verbose": "output"}
 
 
 def define_flags():
@@ -31,7 +36,10 @@ def define_flags():
     for field in dataclasses.fields(config_lib.SVGConfig):
         name = field.metadata["flag"] or field.name
         help_text = config_lib.field_help(field.name)
-        choices = config_lib.field_choices(field.name)
+        # Choices a registry decides (the backbones) are checked when the config is built,
+        # so that no registry loads TensorFlow before the flags are parsed.
+        choices = (None if config_lib.choices_are_registered(field.name)
+                   else config_lib.field_choices(field.name))
         # dataset and model choose the preset: they have defaults; every other field
         # defaults to None, meaning "as the preset".
         default = field.default if field.name in ("dataset", "model") else None
@@ -91,6 +99,8 @@ def config_from_flags(flag_values=FLAGS) -> config_lib.SVGConfig:
         value = getattr(flag_values, field.metadata["flag"] or field.name)
         if value is not None:
             overrides[field.name] = value
+    from svg_tf import datasets
+
     spec = datasets.spec(flag_values.dataset)
     if spec.fields_from_data and not getattr(flag_values, "summary_only", False):
         for name, value in spec.fields_from_data(flag_values.data_dir).items():
@@ -151,9 +161,21 @@ def check_logdir(logdir: str) -> None:
         raise app.UsageError(f"--logdir={logdir}: {existing} is not writable")
 
 
+def flag_groups() -> dict:
+    """--help's heading of every flag of this program."""
+    groups = {field.metadata["flag"] or field.name: field.metadata["section"]
+              for field in dataclasses.fields(config_lib.SVGConfig)}
+    return {**groups, **FLAG_GROUPS}
+
+
 def main(argv):
+    from svg_tf import datasets
+
     cli.check_arguments(argv)
-    spec = datasets.spec(FLAGS.dataset)
+    try:
+        spec = datasets.spec(FLAGS.dataset)
+    except ValueError as error:  # a registry's names are checked here, not by absl
+        raise app.UsageError(str(error))
     if spec.needs_data_dir and not FLAGS.summary_only:
         if not FLAGS.data_dir:
             raise app.UsageError(f"--data_dir is required for --dataset={FLAGS.dataset}. "
@@ -230,7 +252,7 @@ def main(argv):
 
 def entry_point():
     """The program (python -m, or its console script)."""
-    cli.run(main, define_flags)
+    cli.run(main, define_flags, flag_groups())
 
 
 if __name__ == "__main__":

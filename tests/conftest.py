@@ -125,11 +125,10 @@ for module, argvs in json.loads(sys.argv[1]):
         err = io.StringIO()
         with contextlib.redirect_stderr(err):
             try:
-                flags.FLAGS([module] + argv)
+                cli._parse_flags([module] + argv)  # the programs' parser (exits 2)
                 code = cli.usage_errors_in_one_line(program.main)([module])
-            except flags.Error as error:  # what absl prints for a value outside an enum
-                print(f"FATAL Flags parsing error: {error}", file=sys.stderr)
-                code = 1
+            except SystemExit as exit_:
+                code = exit_.code
             except BaseException:
                 print("TRACEBACK " + traceback.format_exc(), file=sys.stderr)
                 code = 99
