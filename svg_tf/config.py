@@ -114,17 +114,15 @@ class SVGConfig:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("sample_bn", self.sample_bn, SAMPLE_BN)
         _check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
-        for name in ("channels", "g_dim", "width", "z_dim", "rnn_size", "predictor_rnn_layers",
-                     "posterior_rnn_layers", "prior_rnn_layers", "batch_size", "niter",
-                     "epoch_size", "num_digits"):
-            _check_positive_int(name, getattr(self, name))
-        for name in ("n_past", "n_future"):
+        _check_positive_int("channels", self.channels)
+        for name, most in SIZE_LIMITS.items():
             value = getattr(self, name)
-            if not _is_int(value) or value < 1:
-                raise ValueError(f"{name}={value!r} is invalid: expected an integer >= 1")
-        if not _is_int(self.n_eval) or self.n_eval <= self.n_past:
-            raise ValueError(
-                f"n_eval={self.n_eval!r} is invalid: expected an integer > n_past={self.n_past}")
+            if not _is_int(value) or not 1 <= value <= most:
+                raise ValueError(f"{name}={value!r} is invalid: expected an integer from 1 to "
+                                 f"{most:,} (the bound svg_tf sets on {name})")
+        if not _is_int(self.n_eval) or not self.n_past < self.n_eval <= MAX_FRAMES:
+            raise ValueError(f"n_eval={self.n_eval!r} is invalid: expected an integer > "
+                             f"n_past={self.n_past} and <= {MAX_FRAMES:,}")
         # NaN compares False with everything, so each test is written to fail for it.
         if not _is_number(self.lr) or not 0 < self.lr < math.inf:
             raise ValueError(f"lr={self.lr!r} is invalid: expected a finite number > 0")
@@ -132,8 +130,9 @@ class SVGConfig:
             raise ValueError(f"beta={self.beta!r} is invalid: expected a finite number >= 0")
         if not _is_number(self.beta1) or not 0 <= self.beta1 < 1:
             raise ValueError(f"beta1={self.beta1!r} is invalid: expected a number in [0, 1)")
-        if not _is_int(self.seed) or self.seed < 0:
-            raise ValueError(f"seed={self.seed!r} is invalid: expected an integer >= 0")
+        if not _is_int(self.seed) or not 0 <= self.seed < 2 ** 31:
+            raise ValueError(f"seed={self.seed!r} is invalid: expected an integer from 0 to "
+                             f"{2 ** 31 - 1:,}")
         if self.channels not in data.channels:
             raise ValueError(f"channels={self.channels!r} is invalid: expected "
                              f"{' or '.join(map(str, data.channels))} for {self.dataset}")
@@ -186,15 +185,17 @@ RESUMABLE_FIELDS = tuple(f.name for f in dataclasses.fields(SVGConfig)
 
 
 def field_help(name: str) -> str:
-    """--help text of a field: what it is, then its value in each preset."""
+    """--help text of a field: what it is, its range, then its value in each preset."""
     field = {f.name: f for f in dataclasses.fields(SVGConfig)}[name]
     values = {dataset: preset.get(name, field.default) for dataset, preset in PRESETS.items()}
     if name == "dataset":
         return field.metadata["help"]
+    text = field.metadata["help"]
+    if name in SIZE_LIMITS:
+        text += f" Range: 1 to {SIZE_LIMITS[name]:,}."
     if len(set(values.values())) == 1:
-        return f"{field.metadata['help']} Preset: {field.default}."
-    return (f"{field.metadata['help']} Presets: "
-            + ", ".join(f"{d} {v}" for d, v in values.items()) + ".")
+        return f"{text} Preset: {field.default}."
+    return f"{text} Presets: " + ", ".join(f"{d} {v}" for d, v in values.items()) + "."
 
 
 def choices_are_registered(name: str) -> bool:
@@ -269,6 +270,19 @@ def _backbone_spec(name):
 
     _check_choice("backbone", name, list(backbones.REGISTRY))
     return backbones.REGISTRY[name]
+
+
+# The largest value of each size field: far beyond every published model (8x the paper's
+# widths, 30x its frames), and small enough that a mistyped or hostile value (a config.json
+# or an authors' checkpoint saying width=100000 or n_past=1e9) is refused in one line
+# before anything is built, instead of exhausting memory.
+MAX_FRAMES = 1_000
+SIZE_LIMITS = {
+    "width": 512, "g_dim": 4_096, "z_dim": 1_024, "rnn_size": 4_096,
+    "predictor_rnn_layers": 32, "posterior_rnn_layers": 32, "prior_rnn_layers": 32,
+    "n_past": MAX_FRAMES - 1, "n_future": MAX_FRAMES, "batch_size": 16_384,
+    "niter": 10_000_000, "epoch_size": 10_000_000, "num_digits": 16,
+}
 
 
 def _check_fields(values):

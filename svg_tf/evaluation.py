@@ -23,7 +23,8 @@ import zipfile
 import numpy as np
 import tensorflow as tf
 
-from svg_tf import datasets, protocols, run_dir
+from svg_tf import datasets, memory, protocols, run_dir
+from svg_tf.config import MAX_FRAMES
 from svg_tf.errors import FileReadError
 from svg_tf import metrics as metrics_lib
 from svg_tf.metrics import FRAME, REGISTRY, VIDEO_SET
@@ -31,6 +32,8 @@ from svg_tf.run_dir import load_run
 
 # The SSIM metric of each convention; the --ssim convention is reported as "ssim".
 SSIM_METRIC = {"gaussian": "ssim", "svg": "ssim_svg"}
+MAX_SAMPLES = 10_000  # per sequence (published protocols use 100)
+MAX_SEQUENCES = 1_000_000  # (published protocols use 256 to 10,000)
 
 
 def output_name(metric_name, ssim):
@@ -127,8 +130,15 @@ def evaluate_run(logdir, *, num_samples=None, num_sequences=None, n_eval=None, s
                         ("num_sequences", plan["num_sequences"]), ("batch_size", batch_size)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name}={value!r} is invalid: expected an integer >= 1")
-    if n_eval <= config.n_past:
-        raise ValueError(f"n_eval={n_eval} must exceed n_past={config.n_past}")
+    if not isinstance(n_eval, int) or not config.n_past < n_eval <= MAX_FRAMES:
+        raise ValueError(f"n_eval={n_eval} is invalid: expected more than n_past="
+                         f"{config.n_past} and at most {MAX_FRAMES:,}")
+    for name, value, most in (("num_samples", plan["num_samples"], MAX_SAMPLES),
+                              ("num_sequences", plan["num_sequences"], MAX_SEQUENCES)):
+        if value > most:
+            raise ValueError(f"{name}={value:,} is invalid: expected at most {most:,}")
+    memory.check_sampling(config, min(batch_size, plan["num_sequences"]), plan["num_samples"],
+                          n_eval)
     chosen, loaded = choose_metrics(metrics, plan["ssim"], plan["select"], **resources)
     # The checkpoint recorded is the one restored (training may write newer ones meanwhile).
     config, model, checkpoint = load_run(logdir, checkpoint, return_checkpoint=True)

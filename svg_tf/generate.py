@@ -24,6 +24,10 @@ FLAGS = flags.FLAGS
 DEFAULT_SAMPLES = 10
 DEFAULT_BATCH = 4
 SAMPLES_PER_PASS = 10
+# Beyond these a request is a typo (memory is checked separately, for what fits).
+MAX_INDEX = 100_000
+MAX_SAMPLES = 10_000
+MAX_BATCH = 4_096
 
 
 def define_flags():
@@ -62,25 +66,37 @@ def generate(logdir, out, num_samples=DEFAULT_SAMPLES, num_random=3, n_eval=None
 
     if not out.endswith((".gif", ".png")):
         raise ValueError(f"--out={out} must end in .gif or .png")
-    for name, value, least in (("index", index, 0), ("num_samples", num_samples, 1),
-                               ("num_random", num_random, 0), ("batch_size", batch_size, 1)):
-        if not isinstance(value, int) or value < least:
-            raise ValueError(f"{name}={value!r} is invalid: expected an integer >= {least}")
+    from svg_tf import memory
+    from svg_tf.config import MAX_FRAMES
+    from svg_tf.run_dir import read_config
+
+    for name, value, least, most in (("index", index, 0, MAX_INDEX),
+                                     ("num_samples", num_samples, 1, MAX_SAMPLES),
+                                     ("num_random", num_random, 0, MAX_SAMPLES),
+                                     ("batch_size", batch_size, 1, MAX_BATCH),
+                                     ("n_eval", n_eval or 2, 2, MAX_FRAMES)):
+        if not isinstance(value, int) or not least <= value <= most:
+            raise ValueError(f"{name}={value!r} is invalid: expected an integer from {least} "
+                             f"to {most:,}")
     logdir = resolve(logdir)
+    config = read_config(logdir)
+    n_eval = n_eval or config.n_eval
+    memory.check_sampling(config, batch_size, num_samples, n_eval)  # before the model is built
     config, model = load_run(logdir)
     data_dir = trained_data_dir(logdir, data_dir)
-    n_eval = n_eval or config.n_eval
     bn = bn or config.sample_bn
     # The batch holding `index`: with bn='batch' its sequences share batch-norm statistics.
     first = index - index % batch_size
     videos = datasets.test_stream(config, first + batch_size, n_eval, data_dir, batch_size,
                                   **(dataset_options or {}))
-    batches = list(videos)
-    available = sum(int(b.shape[0]) for b in batches)
-    if first // batch_size >= len(batches) or index - first >= len(batches[first // batch_size]):
+    available, batch = 0, None
+    for number, candidate in enumerate(videos):  # only the batch of `index` is kept
+        available += int(candidate.shape[0])
+        if number == first // batch_size:
+            batch = candidate.numpy()  # [B, T, H, W, C]
+    if batch is None or index - first >= len(batch):
         raise ValueError(f"index={index} is past the test set ({available} sequences of "
                          f"{n_eval} frames)")
-    batch = batches[first // batch_size].numpy()  # [B, T, H, W, C]
     row = index - first
     if bn == "batch" and len(batch) < 2:
         bn = "running"  # a lone last sequence: batch statistics would be degenerate

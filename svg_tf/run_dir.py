@@ -31,7 +31,7 @@ import tensorflow as tf
 
 from svg_tf.config import RESUMABLE_FIELDS, SVGConfig
 from svg_tf.errors import FileReadError
-from svg_tf.json_file import read_json  # noqa: F401  (run_dir.read_json: its older name)
+from svg_tf.json_file import read_json
 
 CONFIG_FILE = "config.json"
 DATA_FILE = "data.json"
@@ -238,8 +238,12 @@ def data_dir(logdir: str, given: str | None = None) -> str | None:
     path = os.path.join(logdir, DATA_FILE)
     if not tf.io.gfile.exists(path):
         return None
-    with tf.io.gfile.GFile(path) as f:
-        return json.load(f).get("data_dir")
+    recorded = read_json(path, "record of the run's training data ({\"data_dir\": ...})")
+    value = recorded.get("data_dir")
+    if value is not None and not isinstance(value, str):
+        raise FileReadError(path, f"data_dir is a {type(value).__name__}: expected a path "
+                                  "(or pass --data_dir)")
+    return value
 
 
 def remove_temporary_checkpoints(logdir: str) -> list[str]:

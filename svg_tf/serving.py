@@ -2,7 +2,8 @@
 
 Signatures:
   serving_default (sampling): context float32 [batch, n_past, H, W, C] in [0, 1],
-      n_future int32 [], num_samples int32 [], seed int64 [2]
+      n_future int32 scalar, num_samples int32 scalar (declared of unknown shape, so that
+      a non-scalar is refused by name), seed int64 [2]
       -> frames float32 [batch, num_samples, n_future, H, W, C]
          (+ prior_sigma float32 [batch, num_samples, n_future, z_dim] for SVG-LP)
   reconstruct: frames float32 [batch, n_eval, H, W, C] -> reconstruction, same shape
@@ -73,8 +74,11 @@ class SVGServing(tf.Module):
         # No AutoGraph: no Python control flow on tensors here, and it costs seconds to trace.
         self.sample = tf.function(self._sample, autograph=False, input_signature=[
             tf.TensorSpec([None, config.n_past, size, size, channels], tf.float32, "context"),
-            tf.TensorSpec([], tf.int32, "n_future"),
-            tf.TensorSpec([], tf.int32, "num_samples"),
+            # Declared of any shape, so that the graph sees the shape sent and _scalar can
+            # refuse a non-scalar by name (with a static [] the check was folded away and
+            # n_future=[5, 100000] used its first element).
+            tf.TensorSpec(None, tf.int32, "n_future"),
+            tf.TensorSpec(None, tf.int32, "num_samples"),
             tf.TensorSpec([2], tf.int64, "seed")])
         self.reconstruct = tf.function(self._reconstruct, autograph=False, input_signature=[
             tf.TensorSpec([None, config.n_eval, size, size, channels], tf.float32, "frames")])
@@ -120,7 +124,8 @@ class SVGServing(tf.Module):
         """`value` as a scalar, refusing any other shape by name (a flattened, padded read
         that cannot fail before the check does)."""
         flat = tf.reshape(value, [-1])
-        check = tf.debugging.assert_equal(tf.size(flat), 1, message=f"{name} must be a scalar")
+        check = tf.debugging.assert_equal(tf.rank(value), 0, message=f"{name} must be a "
+                                                                      "scalar; its rank is")
         with tf.control_dependencies([check]):
             return tf.identity(tf.concat([flat, tf.zeros([1], flat.dtype)], 0)[0])
 

@@ -22,5 +22,6 @@ class ServingLimits:
     def __post_init__(self):
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{field.name}={value!r} is invalid: expected an integer >= 1")
+            if not isinstance(value, int) or not 1 <= value < 2 ** 31:
+                raise ValueError(f"{field.name}={value!r} is invalid: expected an integer "
+                                 f"from 1 to {2 ** 31 - 1:,} (requests carry int32 counts)")

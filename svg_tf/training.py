@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from svg_tf import datasets, run_dir, visualize
+from svg_tf import datasets, memory, run_dir, visualize
 from svg_tf.config import SVGConfig
 from svg_tf.datasets import records
 from svg_tf.distribute import make_strategy
@@ -106,6 +106,11 @@ def visual_batch(config: SVGConfig, data_dir=None, **options):
         raise TrainingError(f"the {config.dataset} test split holds no sequence of "
                             f"n_eval={config.n_eval} frames (pictures are drawn from it): "
                             "lower --n_eval, or check the data")
+    if config.sample_bn == "batch" and len(videos) < 2:  # found now, not after an epoch
+        raise TrainingError(f"the {config.dataset} test split holds 1 sequence of n_eval="
+                            f"{config.n_eval} frames; the pictures of each epoch sample with "
+                            "sample_bn=batch, whose statistics need at least 2: add test "
+                            "videos, lower --n_eval, or pass --sample_bn=running")
     return np.stack(videos)
 
 
@@ -182,6 +187,7 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
         raise ValueError(f"keep_every={keep_every!r} is invalid: expected an integer >= 0 "
                          "(0: keep only the last three checkpoints)")
     logdir = run_dir.resolve(logdir)
+    memory.check_training(config)  # before anything is built or read
     dataset_options = dict(dataset_options or {})
     strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
     replicas = strategy.num_replicas_in_sync

@@ -115,6 +115,26 @@ def test_compare_and_generate(runs, tmp_path):
         generate(runs["det"], str(tmp_path / "s.jpg"), dataset_options=OPTIONS)
 
 
+def test_generate_draws_a_few_samples_by_default_in_passes_with_progress(runs, tmp_path,
+                                                                        capsys):
+    """Its defaults were 100 samples of a 16-sequence batch (193 s for one picture on 2
+    cores, silent); now 10 of 4, and a longer draw shows its passes."""
+    import inspect
+
+    from svg_tf import generate as program
+
+    defaults = inspect.signature(generate).parameters
+    assert defaults["num_samples"].default * defaults["batch_size"].default <= 40
+    _, rows = generate(runs["lp"], str(tmp_path / "s.png"), num_samples=12, num_random=11,
+                       dataset_options=OPTIONS, verbose=1)
+    assert "12/12" in capsys.readouterr().out  # two passes: 10, then 2
+    assert program.SAMPLES_PER_PASS == 10 and rows.shape[0] == 13
+    # 11 distinct random samples of the 12: the second pass draws other noise than the
+    # first (with the same noise, samples 10 and 11 would repeat 0 and 1)
+    futures = rows[2:, 3:].reshape(11, -1)
+    assert len({row.tobytes() for row in futures}) == 11
+
+
 def test_prior_sigma_analysis(runs):
     from svg_tf.analysis.prior_sigma import prior_sigma
 

@@ -188,7 +188,9 @@ BAD_FLAGS = [
     (["--dataset=ucf"], "dataset"),
     (["--model=gan"], "model"),
     (["--strategy=gpus"], "strategy"),
-    (["--dataset=kth"], "--data_dir is required"),
+    (["--dataset=kth"], "--data_dir is required for --dataset=kth. Download KTH with "
+     "data/download_kth.sh RAW, then convert it with python data/convert_kth.py "
+     "--raw_dir=RAW --out_dir=DIR --sequences_file=RAW/00sequences.txt"),
     (["--dataset=bair", "--data_dir=/no/such/folder"], "/no/such/folder"),
     (["--image_width=96"], "image_size=96"),
     (["--seed=-5"], "seed=-5 is invalid"),

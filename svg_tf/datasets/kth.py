@@ -11,7 +11,9 @@ from svg_tf.datasets import clip_records, records
 from svg_tf.datasets.spec import DatasetSpec, restart_seed
 
 HOW_TO_GET = ("Download KTH with data/download_kth.sh RAW, then convert it with "
-              "python data/convert_kth.py --raw_dir=RAW --out_dir=DIR and pass data_dir=DIR.")
+              "python data/convert_kth.py --raw_dir=RAW --out_dir=DIR "
+              "--sequences_file=RAW/00sequences.txt (the authors' clip boundaries) and pass "
+              "data_dir=DIR.")
 WRITTEN_BY = "data/convert_kth.py"
 
 

