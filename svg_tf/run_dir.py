@@ -302,7 +302,7 @@ def lock(logdir: str, log=logging.warning):
     holder's pid and host. A lock left by a dead process on this host is taken over."""
     tf.io.gfile.makedirs(logdir)
     path = os.path.join(logdir, LOCK_FILE)
-    with _exclusive(path, log, lambda holder, since: (
+    with exclusive(path, log, lambda holder, since: (
             f"{logdir} is in use: process {holder.get('pid')} on {holder.get('host')} "
             f"has trained in it since {since}. Wait for it to end, or use another "
             f"--logdir (if that process is gone, delete {path}).")):
@@ -327,7 +327,7 @@ def new_folder(target: str, log=logging.warning):
     parent = os.path.dirname(os.path.abspath(target))
     os.makedirs(parent, exist_ok=True)
     _refuse_non_empty(target)
-    with _exclusive(target + ".lock", log, lambda holder, since: (
+    with exclusive(target + ".lock", log, lambda holder, since: (
             f"{target} is being written by process {holder.get('pid')} on "
             f"{holder.get('host')} since {since}: wait for it, or choose another folder")):
         _refuse_non_empty(target)  # another writer may have finished while we waited
@@ -354,10 +354,10 @@ def _refuse_non_empty(target):
 
 
 @contextlib.contextmanager
-def _exclusive(path: str, log, busy_message):
+def exclusive(path: str, log, busy_message):
     """Hold lock file `path` (pid, host, since; O_EXCL where the file system has it); a
-    live holder is refused with busy_message(holder, since), a dead one on this host is
-    taken over."""
+    live holder is refused (RunLockedError) with busy_message(holder, since), a dead one on
+    this host is taken over. (Also what guards a dataset preparation's output folder.)"""
     me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
     local = "://" not in path
     while True:

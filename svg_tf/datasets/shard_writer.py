@@ -24,8 +24,27 @@ from svg_tf.errors import FileReadError
 MANIFEST = "manifest.json"
 
 
+LOCK = "prepare.lock"
+
+
 class PreparationError(ValueError):
-    """The output folder holds another preparation than the one asked for."""
+    """The output folder holds another preparation than the one asked for, or another
+    process writes it."""
+
+
+def check_output_folder(out_dir: str) -> None:
+    """Create `out_dir`, or refuse in one line (FileReadError naming it) a path that is a
+    file or that cannot be written (read-only, or a read-only parent)."""
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise FileReadError(out_dir, "is a file: --out must be a folder (new, or an earlier "
+                                     "preparation's to resume)")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as error:
+        raise FileReadError(out_dir, f"cannot be created ({error.strerror or error}): choose "
+                                     "a folder you can write") from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise FileReadError(out_dir, "is not writable: choose a folder you can write")
 
 
 def write_shards(out_dir: str, plan: dict[str, list[str]],
@@ -50,6 +69,22 @@ def write_shards(out_dir: str, plan: dict[str, list[str]],
       The manifest as written, plus "frames_this_call" (not written): the frames of the
       shards this call wrote.
     """
+    from svg_tf.run_dir import RunLockedError, exclusive
+
+    check_output_folder(out_dir)
+    try:  # one writer at a time: two would share shard names and mix their settings
+        with exclusive(os.path.join(out_dir, LOCK), logging.warning, lambda holder, since: (
+                f"{out_dir} is being prepared by process {holder.get('pid')} on "
+                f"{holder.get('host')} since {since}: wait for it, or prepare into another "
+                "folder")):
+            return _write_shards(out_dir, plan, read_clips, settings, summarise, skip_bad,
+                                 unit, progress, source_name)
+    except RunLockedError as error:
+        raise PreparationError(str(error)) from None
+
+
+def _write_shards(out_dir, plan, read_clips, settings, summarise, skip_bad, unit, progress,
+                  source_name):
     manifest_path = os.path.join(out_dir, MANIFEST)
     old = read_manifest(manifest_path)
     for key, value in settings.items():
@@ -83,7 +118,8 @@ def write_shards(out_dir: str, plan: dict[str, list[str]],
         try:
             with tf.io.TFRecordWriter(tmp) as writer:
                 for source in plan[key]:
-                    frames += _write_source(writer, source, read_clips, info, skip_bad)
+                    frames += _write_source(writer, source, read_clips, info, skip_bad,
+                                            tmp + ".source")
                     bar.set_postfix(frames=frames, refresh=False)
                     bar.update(1)
             os.replace(tmp, final)
@@ -96,25 +132,34 @@ def write_shards(out_dir: str, plan: dict[str, list[str]],
     return dict(save(complete=True), frames_this_call=frames)
 
 
-def _write_source(writer, source, read_clips, info, skip_bad):
-    """Write the clips of one source once all of them decoded (a source that fails half-way
-    adds nothing); returns its frames."""
+def _write_source(writer, source, read_clips, info, skip_bad, staging):
+    """Write the clips of one source, or nothing if it fails half-way. Clips are encoded one
+    at a time into `staging` (a temporary file) and copied into the shard once the source
+    is complete: memory holds one clip, whatever the source's length. Returns its frames."""
+    clips = []
     try:
-        clips = [(name, len(frames), clip_example(frames, clip_name=name, **context))
-                 for name, frames, context in read_clips(source)]
+        with tf.io.TFRecordWriter(staging) as staged:
+            for name, frames, context in read_clips(source):
+                staged.write(clip_example(frames, clip_name=name, **context)
+                             .SerializeToString())
+                clips.append((name, len(frames)))
+        for record in tf.data.TFRecordDataset(staging):
+            writer.write(record.numpy())
     except FileReadError as error:
         if not skip_bad:
             raise
         logging.warning("skipped %s", error)
         info.setdefault("skipped", []).append(str(error))
         return 0
-    for name, length, example in clips:
-        writer.write(example.SerializeToString())
+    finally:
+        if os.path.exists(staging):
+            os.remove(staging)
+    for name, length in clips:
         info["clips"] += 1
         info["frames"] += length
         info["clip_lengths"].append(length)
         info["clip_names"].append(name)
-    return sum(length for _, length, _ in clips)
+    return sum(length for _, length in clips)
 
 
 def _finished(out_dir, key, sources, shard_info, source_name):

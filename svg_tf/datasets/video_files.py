@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 
 import numpy as np
 
@@ -71,14 +72,49 @@ def square(image, size: int, channels: int, resize: str = "squash") -> np.ndarra
     return array.reshape(size, size, channels)
 
 
+def check_source(path, root=None) -> str:
+    """"file" or "folder": what a source is, after refusing (FileReadError naming it) a
+    dangling or looping symlink, a symlink that leaves `root` (--src), a path named like a
+    video that is no regular file (a folder, a device, a pipe), and anything unreadable."""
+    if os.path.islink(path):
+        try:
+            target = os.path.realpath(path, strict=True)
+        except OSError as error:
+            problem = ("a symlink loop" if getattr(error, "errno", None) == 40
+                       else "a symlink to a missing file")
+            raise FileReadError(path, f"is {problem}: not a video") from None
+        if root is not None and os.path.commonpath(
+                [os.path.realpath(root), target]) != os.path.realpath(root):
+            raise FileReadError(path, f"is a symlink to {target}, outside --src={root}: copy "
+                                      "the video into --src instead")
+    try:
+        info = os.stat(path)
+    except OSError as error:
+        raise FileReadError(path, f"cannot be read ({error.strerror or error})") from None
+    if stat.S_ISDIR(info.st_mode) and not is_video(path):
+        kind = "folder"
+    elif stat.S_ISREG(info.st_mode) and is_video(path):
+        kind = "file"
+    else:
+        raise FileReadError(path, "is named like a video but is not a regular file"
+                            if is_video(path) else "is not a folder of frames")
+    if not os.access(path, os.R_OK | (os.X_OK if kind == "folder" else 0)):
+        raise FileReadError(path, "cannot be read (permission denied)")
+    return kind
+
+
 def read_source(path, image_size: int, channels: int, resize: str = "squash",
-                fps: float = 0, max_clip_frames: int = 1000, sizes: dict | None = None):
+                fps: float = 0, max_clip_frames: int = 1000, sizes: dict | None = None,
+                root=None):
     """Yield the clips of one source: uint8 `[T, S, S, C]` arrays of at most
-    `max_clip_frames` frames; FileReadError naming the file when it cannot be read.
-    `sizes`, if given, receives the source's frame size: sizes[path] = (width, height)."""
+    `max_clip_frames` frames, decoded one clip at a time (memory is bounded by one clip,
+    whatever the source's length); FileReadError naming the file when it cannot be read.
+    `sizes`, if given, receives the source's frame size: sizes[path] = (width, height).
+    `root`: the folder symlinks must stay in (--src)."""
     if resize not in RESIZE_MODES:
         raise ValueError(f"resize={resize!r} is invalid: expected one of {list(RESIZE_MODES)}")
-    reader = _video_frames if os.path.isfile(path) else _folder_squares
+    kind = check_source(path, root)
+    reader = _video_frames if kind == "file" else _folder_squares
     frames = reader(path, fps, image_size, channels, resize, sizes)
     clip = []
     for frame in frames:
@@ -131,6 +167,10 @@ def _video_frames(path, fps, size, channels, resize, sizes=None):
                 raise FileReadError(path, f"declares {stream.width}x{stream.height} frames, "
                                           f"more than {MAX_FRAME_PIXELS:,} pixels: refused")
             for frame in container.decode(video=0):
+                if frame.width * frame.height > MAX_FRAME_PIXELS:  # not only the header's
+                    raise FileReadError(path, f"frame {count + 1} is {frame.width}x"
+                                              f"{frame.height}, more than "
+                                              f"{MAX_FRAME_PIXELS:,} pixels: refused")
                 time = frame.time
                 if fps > 0 and time is not None:
                     if time + 1e-6 < next_time:

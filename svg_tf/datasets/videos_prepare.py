@@ -105,6 +105,7 @@ def prepare(src, out, *, image_size=64, channels=3, resize="squash", fps=0.0,
     """
     _check_settings(image_size, channels, resize, fps, max_clip_frames, videos_per_shard)
     plan = plan_sources(src, split_file)
+    shard_writer.check_output_folder(out)
     shards = {}
     for split, sources in plan.items():
         for start in range(0, len(sources), videos_per_shard):
@@ -116,11 +117,17 @@ def prepare(src, out, *, image_size=64, channels=3, resize="squash", fps=0.0,
         return os.path.relpath(path, src)
 
     def read_clips(path):
-        clips = list(video_files.read_source(path, image_size, channels, resize, fps,
-                                             max_clip_frames, sizes))
-        for index, frames in enumerate(clips):
-            clip_name = name(path) if len(clips) == 1 else f"{name(path)}#{index}"
-            yield clip_name, frames, {"source": name(path)}
+        # One clip ahead, not the whole source: a clip is named `source#i` when its source
+        # has several, which is known once the next one is there.
+        clips = video_files.read_source(path, image_size, channels, resize, fps,
+                                        max_clip_frames, sizes, root=src)
+        previous, index = next(clips, None), 0
+        for frames in clips:
+            yield f"{name(path)}#{index}", previous, {"source": name(path)}
+            previous, index = frames, index + 1
+        if previous is not None:
+            yield (name(path) if index == 0 else f"{name(path)}#{index}"), previous, \
+                {"source": name(path)}
 
     settings = {"dataset": "videos", "format": 1, "image_size": image_size,
                 "channels": channels, "resize": resize, "fps": fps,
