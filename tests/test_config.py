@@ -28,13 +28,13 @@ def test_overrides_and_json_round_trip():
     ("image_size", 96, "64, 128"),
     ("backbone", "resnet", "'dcgan', 'vgg'"),
     ("model", "gan", "'lp', 'fp', 'det'"),
-    ("n_past", 0, ">= 1"),
-    ("n_future", 0, ">= 1"),
-    ("z_dim", -3, "positive"),
-    ("g_dim", 0, "positive"),
-    ("batch_size", 0, "positive"),
+    ("n_past", 0, "from 1 to 999"),
+    ("n_future", 0, "from 1 to 1,000"),
+    ("z_dim", -3, "from 1 to 1,024"),
+    ("g_dim", 0, "from 1 to 4,096"),
+    ("batch_size", 0, "from 1 to 16,384"),
     ("skip", "first", "'last', 'original', 'every'"),
-    ("seed", -5, ">= 0"),  # NumPy seeding refused it deep inside training
+    ("seed", -5, "from 0 to 2,147,483,647"),  # NumPy seeding refused it deep inside training
     ("channels", 3, "1 for smmnist"),  # SM-MNIST frames are grayscale
     ("mixed_precision", "fp8", "'none', 'float16', 'bfloat16'"),
 ])

@@ -191,7 +191,8 @@ BAD_FLAGS = [
     (["--dataset=kth"], "--data_dir is required for --dataset=kth. Download KTH with "
      "data/download_kth.sh RAW, then convert it with python data/convert_kth.py "
      "--raw_dir=RAW --out_dir=DIR --sequences_file=RAW/00sequences.txt"),
-    (["--dataset=bair", "--data_dir=/no/such/folder"], "/no/such/folder"),
+    (["--dataset=bair", "--data_dir=/no/such/folder"], "/no/such/folder does not exist"),
+    (["--dataset=bair", "--data_dir=/etc/hostname"], "/etc/hostname is a file, not a folder"),
     (["--image_width=96"], "image_size=96"),
     (["--seed=-5"], "seed=-5 is invalid"),
     (["--summary_every=0"], "summary_every=0 is invalid"),
@@ -219,7 +220,7 @@ def test_bad_flags_fail_fast_with_a_message(tmp_path):
 
     logdirs = [tmp_path / f"run{i}" for i in range(len(BAD_FLAGS))]
     argvs = [[f"--logdir={logdir}", *args] for (args, _), logdir in zip(BAD_FLAGS, logdirs)]
-    real = [(i, _start_cli(*argvs[i])) for i in (6,)]  # seed=-5
+    real = [(i, _start_cli(*argvs[i])) for i in (7,)]  # seed=-5
     for (args, message), logdir, (code, stderr) in zip(BAD_FLAGS, logdirs,
                                                        run_programs("svg_tf.train", argvs)):
         _check_refusal(args, message, code, stderr, logdir)

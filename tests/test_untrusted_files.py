@@ -346,3 +346,56 @@ def test_checkpoint_structure_errors_are_named_not_type_errors(tmp_path):
     path = write(tmp_path, "mixed.pth", legacy(mixed, {}))
     with pytest.raises(CheckpointError, match=r"found keys \['1', 'a'\]"):
         read_checkpoint(path)
+
+
+def _container_program(rng, budget):
+    """Opcodes (protocol 4) that push one object: random nests of tuples, lists, dicts and
+    sets, sometimes a run of thousands of empty containers or a tuple chain hundreds deep
+    (the amplification and depth attacks), within about `budget` bytes."""
+    kind = rng.choice(["atom", "atom", "tuple", "list", "dict", "many", "chain"])
+    if kind == "atom" or budget < 8:
+        return rng.choice([b")", b"N", b"K\x01", b"\x8f", b"]", b"}", b"\x8c\x01a"])
+    if kind == "many":  # amplification: a list of n empty containers, 1 byte each
+        n = rng.randrange(budget)
+        return b"(" + rng.choice([b"\x8f", b"}", b"]", b")"]) * n + b"l"
+    if kind == "chain":  # depth: a tuple nested n deep
+        return b")" + b"\x85" * rng.randrange(min(budget, 400))
+    items = [_container_program(rng, budget // 4) for _ in range(rng.randrange(1, 5))]
+    if kind == "tuple":
+        return b"(" + b"".join(items) + b"t"
+    if kind == "list":
+        return b"](" + b"".join(items) + b"e"
+    keys = [rng.choice([b"K\x02", b"\x8c\x01k", b")", b")\x85\x85"]) for _ in items]
+    return b"}(" + b"".join(k + v for k, v in zip(keys, items)) + b"u"
+
+
+def test_random_container_programs_stay_within_the_memory_bound():
+    """Seeded random pickles of containers (nests of tuples, lists, dicts, sets, runs of
+    empty containers, tuple chains), some with a byte mutated: each is read or refused as a
+    FileReadError, within 64 MB + 8x its size of traced memory, never a RecursionError,
+    another exception or a crash."""
+    rng = random.Random(7)
+    outcomes = collections.Counter()
+    for case in range(40):
+        body = bytearray(_container_program(rng, rng.choice([1_000, 20_000, 400_000])))
+        if case % 3 == 0 and body:
+            body[rng.randrange(len(body))] = rng.randrange(256)
+        data = b"\x80\x04" + bytes(body) + b"."
+        tracemalloc.start()
+        try:
+            safe_pickle.loads(data, "fuzz.pkl")
+            outcomes["read"] += 1
+        except FileReadError as error:
+            assert str(error).startswith("fuzz.pkl: ") and "\n" not in str(error)
+            outcomes[str(error).split(": ", 1)[1][:30]] += 1
+        finally:
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+        assert peak < safe_pickle.BUDGET_BASE + 8 * len(data) + 16 * 2 ** 20, (case, peak)
+    deep = b"\x80\x04" + b")" + b"\x85" * 200_000 + b"."
+    with pytest.raises(FileReadError, match="nested more than 64"):
+        safe_pickle.loads(deep, "fuzz.pkl")
+    sets = b"\x80\x04(" + b"\x8f" * 400_000 + b"l."  # 86 MB of empty sets from 0.4 MB
+    with pytest.raises(FileReadError, match="builds more than 67 MB of objects"):
+        safe_pickle.loads(sets, "fuzz.pkl")
+    assert outcomes["read"] > 5 and sum(outcomes.values()) - outcomes["read"] > 5, outcomes
