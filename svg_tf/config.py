@@ -21,17 +21,20 @@ BN_STATISTICS = ("frame", "batch")
 OPTIMIZERS = ("torch_adam", "keras_adam")
 MIXED_PRECISION = ("none", "float16", "bfloat16")
 SAMPLE_BN = ("batch", "running")
+CONDITIONINGS = ("none", "actions")
 
 
 SECTIONS = ("model", "data", "training")
 
 
-def _field(default, section, help, *, choices=None, flag=None, resumable=False):
+def _field(default, section, help, *, choices=None, flag=None, resumable=False, cli=True):
     """A config field with what the rest of the program needs to know about it: its section
     (a model's get_config keeps the `model` ones), its --help text and choices (the CLI
-    flags are generated from them), its flag name, and whether a resume may change it."""
+    flags are generated from them), its flag name, whether a resume may change it, and
+    whether it is a flag at all (cli=False: the data decides it)."""
     return dataclasses.field(default=default, metadata=dict(
-        section=section, help=help, choices=choices, flag=flag or None, resumable=resumable))
+        section=section, help=help, choices=choices, flag=flag or None, resumable=resumable,
+        cli=cli))
 
 
 def _backbone_names():
@@ -102,6 +105,17 @@ class SVGConfig:
     # In the model section: the posterior noise of train_step and the default sampling seed
     # are the model's, so a model rebuilt from its Keras config must keep it.
     seed: int = _field(1, "model", "Seed of initialisation, data and noise.")
+    conditioning: str = _field("none", "model", "none, or actions: the frame predictor also "
+                               "sees the action taken after the previous frame, [h_{t-1}, "
+                               "a_{t-1}, z_t] (as FitVid and VP2's SVG'); needs a dataset "
+                               "with actions (pushed_mnist, bair).", choices=CONDITIONINGS)
+    # Set from the dataset's ActionSpec when conditioning=actions (never flags): the width
+    # of an action and how it is normalised, (a - offset) / scale, per dimension.
+    action_dim: int = _field(0, "model", "Floats per action (from the dataset).", cli=False)
+    action_offset: tuple = _field((), "model", "Per-dimension offset of the actions' "
+                                  "normalisation (from the dataset).", cli=False)
+    action_scale: tuple = _field((), "model", "Per-dimension scale of the actions' "
+                                 "normalisation (from the dataset).", cli=False)
 
     def __post_init__(self):
         data = _dataset_spec(self.dataset)
@@ -133,9 +147,43 @@ class SVGConfig:
         if not _is_int(self.seed) or not 0 <= self.seed < 2 ** 31:
             raise ValueError(f"seed={self.seed!r} is invalid: expected an integer from 0 to "
                              f"{2 ** 31 - 1:,}")
+        self._check_conditioning(data)
         if self.channels not in data.channels:
             raise ValueError(f"channels={self.channels!r} is invalid: expected "
                              f"{' or '.join(map(str, data.channels))} for {self.dataset}")
+
+    def _check_conditioning(self, data):
+        """conditioning=actions needs a dataset with actions; the action width and its
+        normalisation come from the dataset (stored, a resume must match them)."""
+        _check_choice("conditioning", self.conditioning, CONDITIONINGS)
+        for name in ("action_offset", "action_scale"):  # JSON gives lists
+            object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
+        if self.conditioning == "none":
+            if self.action_dim or self.action_offset or self.action_scale:
+                raise ValueError(f"action_dim={self.action_dim}: actions are set only with "
+                                 "conditioning=actions")
+            return
+        actions = data.actions
+        if actions is None:
+            with_actions = [n for n in _dataset_names() if _dataset_spec(n).actions]
+            raise ValueError(f"conditioning=actions needs a dataset with actions; "
+                             f"{self.dataset} has none (datasets with actions: "
+                             f"{', '.join(with_actions)})")
+        for name, value in (("action_dim", actions.dim), ("action_offset", actions.offset),
+                            ("action_scale", actions.scale)):
+            if not getattr(self, name):
+                object.__setattr__(self, name, tuple(value) if name != "action_dim" else value)
+        if self.action_dim != actions.dim:
+            raise ValueError(f"action_dim={self.action_dim} is invalid: {self.dataset}'s "
+                             f"actions have {actions.dim} dimensions")
+        for name in ("action_offset", "action_scale"):
+            if len(getattr(self, name)) != self.action_dim:
+                raise ValueError(f"{name}={getattr(self, name)} is invalid: expected "
+                                 f"{self.action_dim} numbers")
+        if not all(math.isfinite(v) and v > 0 for v in self.action_scale) or not all(
+                math.isfinite(v) for v in self.action_offset):
+            raise ValueError(f"action_scale={self.action_scale} must be finite and > 0, "
+                             f"action_offset={self.action_offset} finite")
 
     @property
     def seq_len(self) -> int:
@@ -157,7 +205,10 @@ class SVGConfig:
         return dataclasses.replace(self, **overrides)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields as JSON would read them back (tuples as lists), so that a saved
+        config.json compares equal to the config it was written from."""
+        return {k: list(v) if isinstance(v, tuple) else v
+                for k, v in dataclasses.asdict(self).items()}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)

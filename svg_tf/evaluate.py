@@ -75,6 +75,8 @@ def summary_line(result) -> str:
             parts.append(f"{name} {overall['best_' + name]:.4f}{unit}{note}")
         else:
             parts.append(f"{name} {overall[name]:.1f} ({result[name]['num_videos'][0]} videos)")
+    if "action_sensitivity" in result:
+        parts.append(f"action sensitivity {result['action_sensitivity']['value']:.4f}")
     tag = ("no --protocol: the run's own horizon" if protocol["name"] == "custom"
            else f"protocol {protocol['name']}")
     return (f"[{tag}] best-of-{protocol['num_samples']} over "

@@ -172,20 +172,31 @@ def evaluate_run(logdir, *, num_samples=None, num_sequences=None, n_eval=None, s
     first_done = None
     computed = 0
     first_batch = None
-    for index, videos in enumerate(data):
+    for index, batch in enumerate(data):
         path = os.path.join(partial, f"batch_{index:05d}.npz")
-        first_batch = videos if first_batch is None else first_batch
+        videos, actions = datasets.split_batch(batch)
+        first_batch = batch if first_batch is None else first_batch
         if _read_scores(path) is None:  # not computed yet, or damaged by a kill: compute
             count = int(videos.shape[0])
             context = videos[:, :config.n_past]
-            if bn == "batch" and count < int(first_batch.shape[0]):
+            full = int(datasets.split_batch(first_batch)[0].shape[0])
+            if bn == "batch" and count < full:
                 # Batch statistics need full batches: a short last batch is completed with
                 # sequences from the first one, which shape the statistics but are not scored.
-                fill = first_batch[:int(first_batch.shape[0]) - count, :config.n_past]
-                context = tf.concat([context, fill], 0)
+                first_videos, first_actions = datasets.split_batch(first_batch)
+                context = tf.concat([context, first_videos[:full - count, :config.n_past]], 0)
+                if actions is not None:
+                    actions = tf.concat([actions, first_actions[:full - count]], 0)
+            # A conditioned model follows the test set's true actions.
+            steps = n_eval - 1 if model.conditioned else None
             samples = model.sample(context, n_eval - config.n_past, num_samples=num_samples,
-                                   seed=[seed, index], bn=bn)[:count]
+                                   seed=[seed, index], bn=bn,
+                                   actions=None if steps is None else actions[:, :steps])[:count]
             scores = score_samples(samples, videos[:, config.n_past:], chosen, loaded)
+            if model.conditioned:
+                scores["action_sensitivity"] = action_sensitivity(
+                    model, context, actions[:, :steps], n_eval - config.n_past,
+                    [seed, index], bn)[:count]
             rng = np.random.default_rng([seed, index, 7])
             for m in chosen:
                 if m.kind == VIDEO_SET:
@@ -204,6 +215,14 @@ def evaluate_run(logdir, *, num_samples=None, num_sequences=None, n_eval=None, s
     scores = _gather(partial)
     result = summarise(scores, config, n_eval, plan["ssim"], plan["select"], num_samples,
                        checkpoint, chosen)
+    if "action_sensitivity" in scores:
+        mean, ci = metrics_lib.mean_and_ci(scores["action_sensitivity"])
+        result["action_sensitivity"] = {
+            "value": float(mean), "ci95": float(ci),
+            "definition": "mean absolute pixel change of one sample per test sequence when "
+                          "the test actions are shuffled across the batch (same context and "
+                          "noise); about 0 for a model that ignores its actions"}
+        result["overall"]["action_sensitivity"] = float(mean)
     for m in chosen:
         if m.kind == VIDEO_SET:
             collected = {k: scores[k] for k in scores if k.startswith(m.name + "_")}
@@ -220,6 +239,16 @@ def evaluate_run(logdir, *, num_samples=None, num_sequences=None, n_eval=None, s
     result["protocol"]["scores_dir"] = os.path.relpath(partial, out_dir)
     write_outputs(result, out_dir)
     return result
+
+
+def action_sensitivity(model, context, actions, n_future, seed, bn):
+    """`[B]`: how far one sample per sequence moves (mean absolute pixel change) when each
+    sequence gets the next sequence's actions instead of its own, with the same context and
+    noise. About 0 for a model that ignores its actions (and for a batch of one)."""
+    own = model.sample(context, n_future, num_samples=1, seed=seed, bn=bn, actions=actions)
+    shuffled = model.sample(context, n_future, num_samples=1, seed=seed, bn=bn,
+                            actions=tf.roll(actions, 1, axis=0))
+    return tf.reduce_mean(tf.abs(own - shuffled), axis=[1, 2, 3, 4, 5]).numpy()
 
 
 def _save_scores(path, scores):

@@ -2,6 +2,8 @@
 
 One test sequence (--index) side by side: ground truth, the best of --num_samples samples
 (by mean SSIM against the ground truth) and --num_random random samples (figures 3 and 4);
+for a run conditioned on actions, the best under the sequence's true actions, then one
+sample under each of --num_random other test sequences' actions;
 context frames have green borders, predicted frames red. `.gif` animates them, `.png` lays
 time out left to right, one row each.
 """
@@ -89,27 +91,39 @@ def generate(logdir, out, num_samples=DEFAULT_SAMPLES, num_random=3, n_eval=None
     first = index - index % batch_size
     videos = datasets.test_stream(config, first + batch_size, n_eval, data_dir, batch_size,
                                   **(dataset_options or {}))
-    available, batch = 0, None
+    available, batch, actions = 0, None, None
     for number, candidate in enumerate(videos):  # only the batch of `index` is kept
+        candidate, candidate_actions = datasets.split_batch(candidate)
         available += int(candidate.shape[0])
         if number == first // batch_size:
             batch = candidate.numpy()  # [B, T, H, W, C]
+            actions = None if candidate_actions is None else candidate_actions.numpy()
     if batch is None or index - first >= len(batch):
         raise ValueError(f"index={index} is past the test set ({available} sequences of "
                          f"{n_eval} frames)")
     row = index - first
+    if not model.conditioned:
+        actions = None  # the data's actions mean nothing to this model
     if bn == "batch" and len(batch) < 2:
         bn = "running"  # a lone last sequence: batch statistics would be degenerate
     video = batch[row:row + 1]
-    samples = _draw(model, batch[:, :config.n_past], n_eval - config.n_past, num_samples,
-                    [seed, first], bn, verbose)[row]
+    n_future = n_eval - config.n_past
+    samples = _draw(model, batch[:, :config.n_past], n_future, num_samples, [seed, first], bn,
+                    verbose, actions)[row]
     truth = video[0, config.n_past:]
     scores = metrics.ssim(samples, np.broadcast_to(truth, samples.shape)).numpy().mean(-1)
     best = int(np.argmax(scores))
-    rng = np.random.default_rng(seed)
-    random = rng.choice(num_samples, size=min(num_random, num_samples), replace=False)
     context = video[0, :config.n_past]
-    rows = [video[0]] + [np.concatenate([context, samples[i]]) for i in [best, *random]]
+    if actions is None:
+        rng = np.random.default_rng(seed)
+        random = rng.choice(num_samples, size=min(num_random, num_samples), replace=False)
+        others = [samples[i] for i in random]
+    else:  # one context under other sequences' actions: does the model follow them?
+        others = [_draw(model, batch[:, :config.n_past], n_future, 1, [seed, first], bn, 0,
+                        np.roll(actions, k, axis=0))[row, 0]
+                  for k in range(1, min(num_random, len(batch) - 1) + 1)]
+    rows = [video[0]] + [np.concatenate([context, future]) for future in
+                         [samples[best], *others]]
     rows = np.stack(rows)
     import tensorflow as tf
 
@@ -122,8 +136,9 @@ def generate(logdir, out, num_samples=DEFAULT_SAMPLES, num_random=3, n_eval=None
     return out, rows
 
 
-def _draw(model, context, n_future, num_samples, seed, bn, verbose):
-    """`[B, num_samples, n_future, H, W, C]`, in passes of SAMPLES_PER_PASS samples."""
+def _draw(model, context, n_future, num_samples, seed, bn, verbose, actions=None):
+    """`[B, num_samples, n_future, H, W, C]`, in passes of SAMPLES_PER_PASS samples
+    (following `actions` for a conditioned model)."""
     import keras
 
     passes = range(0, num_samples, SAMPLES_PER_PASS)
@@ -133,7 +148,8 @@ def _draw(model, context, n_future, num_samples, seed, bn, verbose):
     for p, start in enumerate(passes):
         count = min(SAMPLES_PER_PASS, num_samples - start)
         pieces.append(model.sample(context, n_future, num_samples=count,
-                                   seed=[seed[0], seed[1] + 1_000_003 * p], bn=bn).numpy())
+                                   seed=[seed[0], seed[1] + 1_000_003 * p], bn=bn,
+                                   actions=actions).numpy())
         if progress is not None:
             progress.update(start + count)
     return np.concatenate(pieces, axis=1)

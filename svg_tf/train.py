@@ -34,6 +34,8 @@ def define_flags():
     generated from the field's help text, choices and preset values; then the flags that
     are not part of the config."""
     for field in dataclasses.fields(config_lib.SVGConfig):
+        if not field.metadata["cli"]:  # the data decides it
+            continue
         name = field.metadata["flag"] or field.name
         help_text = config_lib.field_help(field.name)
         # Choices a registry decides (the backbones) are checked when the config is built,
@@ -94,7 +96,7 @@ def config_from_flags(flag_values=FLAGS) -> config_lib.SVGConfig:
     of prepared videos) come from --data_dir, and a flag that disagrees is refused."""
     overrides = {}
     for field in dataclasses.fields(config_lib.SVGConfig):
-        if field.name in ("dataset", "model"):
+        if field.name in ("dataset", "model") or not field.metadata["cli"]:
             continue
         value = getattr(flag_values, field.metadata["flag"] or field.name)
         if value is not None:
@@ -164,7 +166,7 @@ def check_logdir(logdir: str) -> None:
 def flag_groups() -> dict:
     """--help's heading of every flag of this program."""
     groups = {field.metadata["flag"] or field.name: field.metadata["section"]
-              for field in dataclasses.fields(config_lib.SVGConfig)}
+              for field in dataclasses.fields(config_lib.SVGConfig) if field.metadata["cli"]}
     return {**groups, **FLAG_GROUPS}
 
 

@@ -99,9 +99,11 @@ def resume_changes(logdir: str, config: SVGConfig) -> dict:
 
 
 def visual_batch(config: SVGConfig, data_dir=None, **options):
-    """Fixed test sequences (n_eval frames) that every epoch's pictures show."""
+    """Fixed test sequences (n_eval frames) that every epoch's pictures show: videos
+    `[N, T, H, W, C]`, or {"video", "actions"} for a dataset with actions."""
     data = datasets.test_stream(config, NUM_VIS_SEQUENCES, config.n_eval, data_dir, **options)
-    videos = list(data.as_numpy_iterator())
+    items = list(data.as_numpy_iterator())
+    videos = [datasets.split_batch(item)[0] for item in items]
     if not videos:
         raise TrainingError(f"the {config.dataset} test split holds no sequence of "
                             f"n_eval={config.n_eval} frames (pictures are drawn from it): "
@@ -111,16 +113,20 @@ def visual_batch(config: SVGConfig, data_dir=None, **options):
                             f"{config.n_eval} frames; the pictures of each epoch sample with "
                             "sample_bn=batch, whose statistics need at least 2: add test "
                             "videos, lower --n_eval, or pass --sample_bn=running")
+    if isinstance(items[0], dict):
+        return {key: np.stack([item[key] for item in items]) for key in items[0]}
     return np.stack(videos)
 
 
-def write_pictures(model, videos, config, step, epoch, logdir, writer):
-    """GIF + still grid of ground truth, posterior reconstruction and prior samples."""
+def write_pictures(model, batch, config, step, epoch, logdir, writer):
+    """GIF + still grid of ground truth, posterior reconstruction and prior samples (a
+    conditioned model follows the test sequences' true actions)."""
+    videos, actions = datasets.split_batch(batch)
     n_future = config.n_eval - config.n_past
     context = videos[:, :config.n_past]
     samples = model.sample(context, n_future, num_samples=NUM_VIS_SAMPLES,
-                           seed=[config.seed, 12345]).numpy()
-    reconstruction = model.reconstruct(videos).numpy()
+                           seed=[config.seed, 12345], actions=actions).numpy()
+    reconstruction = model.reconstruct(videos, actions=actions).numpy()
     sampled = np.concatenate(
         [np.repeat(context[:, None], NUM_VIS_SAMPLES, axis=1), samples], axis=2)
     columns = np.concatenate([videos[:, None], reconstruction[:, None], sampled], axis=1)
@@ -143,7 +149,8 @@ def _write_hparams(writer, config):
     except ImportError:  # pragma: no cover - tensorboard is a dependency
         return
     with writer.as_default():
-        hp.hparams({k: v for k, v in config.to_dict().items()}, trial_id=None)
+        hp.hparams({k: str(v) if isinstance(v, list) else v  # hparams takes scalars only
+                    for k, v in config.to_dict().items()}, trial_id=None)
 
 
 def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",

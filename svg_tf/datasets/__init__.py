@@ -1,6 +1,8 @@
 """Video datasets as tf.data pipelines: one entry point, `load`, and one registry.
 
-Elements are float32 videos `[seq_len, H, W, C]` in [0, 1] (`[B, ...]` with batch_size).
+Elements are float32 videos `[seq_len, H, W, C]` in [0, 1] (`[B, ...]` with batch_size), or,
+for a dataset with actions (spec.actions), dicts {"video": ..., "actions": `[seq_len, A]`}
+(`split_batch` takes either apart).
 Train streams are shuffled and endless; test streams are fixed and finite. Each dataset
 module exports a `DatasetSpec` (spec.py); adding a dataset is one module plus one line here.
 """
@@ -9,11 +11,11 @@ from __future__ import annotations
 
 import inspect
 
-from svg_tf.datasets import bair, kth, smmnist, videos
+from svg_tf.datasets import bair, kth, pushed_mnist, smmnist, videos
 from svg_tf.datasets.spec import DatasetSpec
 
 REGISTRY: dict[str, DatasetSpec] = {s.name: s for s in (smmnist.SPEC, kth.SPEC, bair.SPEC,
-                                                       videos.SPEC)}
+                                                       videos.SPEC, pushed_mnist.SPEC)}
 NAMES = tuple(REGISTRY)
 SPLITS = ("train", "test")
 
@@ -23,6 +25,13 @@ def spec(name: str) -> DatasetSpec:
     if name not in REGISTRY:
         raise ValueError(f"dataset={name!r} is invalid: expected one of {list(NAMES)}")
     return REGISTRY[name]
+
+
+def split_batch(batch):
+    """(videos, actions or None) of a dataset element or batch, whichever kind it is."""
+    if isinstance(batch, dict):
+        return batch["video"], batch.get("actions")
+    return batch, None
 
 
 def options(name: str) -> list[str]:

@@ -167,31 +167,14 @@ def load(split, *, seq_len, data_dir=None, batch_size=None, seed=None, num_digit
         video = smmnist.render(tf.gather(table, item["digits"]), item["position"], image_size)
         return {"video": video, "actions": item["actions"]}
 
-    if split == "train":
-        indices = tf.data.Dataset.counter(start)
-    else:
-        indices = tf.data.Dataset.range(start, num_sequences)
-    data = indices.map(spec_op, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if batch_size:
-        data = data.batch(batch_size, drop_remainder=split == "train")
-    data = data.map(to_frames, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return data.prefetch(tf.data.AUTOTUNE)
-
-
-def _train_options(config, step):
-    return dict(num_digits=config.num_digits, image_size=config.image_size,
-                start=step * config.batch_size)
-
-
-def _test_options(config, num_sequences):
-    return dict(num_digits=config.num_digits, image_size=config.image_size,
-                num_sequences=num_sequences)
+    return smmnist.generated_stream(split, start, num_sequences, batch_size, spec_op,
+                                    to_frames)
 
 
 SPEC = DatasetSpec(
     name="pushed_mnist", load=load, needs_data_dir=False,
     how_to_get="Generated on the fly from MNIST digits, as SM-MNIST: digit 0 pushed by 2-D "
                "actions, the others moving on their own.",
-    channels=(1,), image_sizes=(64,), train_options=_train_options,
-    test_options=_test_options, cli_options={"digits": "digits"}, default_preset="smmnist",
+    channels=(1,), image_sizes=(64,), train_options=smmnist.train_options,
+    test_options=smmnist.test_options, cli_options={"digits": "digits"}, default_preset="smmnist",
     actions=ACTIONS)

