@@ -35,9 +35,10 @@ Serve with TF Serving:
 Signatures (see `saved_model_cli show --dir {export_dir} --all`):
 
 - `serving_default`: context float32 [batch, {n_past}, {size}, {size}, {channels}] in [0, 1],
-  n_future int32 scalar, num_samples int32 scalar, seed int64 [2] ->
+  n_future int32 scalar, num_samples int32 scalar, seed int64 [2]{actions} ->
   frames float32 [batch, num_samples, n_future, {size}, {size}, {channels}]{sigma}
-- `reconstruct`: frames float32 [batch, {n_eval}, {size}, {size}, {channels}] -> reconstruction
+- `reconstruct`: frames float32 [batch, {n_eval}, {size}, {size}, {channels}]{frame_actions}
+  -> reconstruction
 
 The same seed gives the same frames. config.json beside this file is the training config.
 
@@ -72,6 +73,21 @@ class SVGServing(tf.Module):
         self._limits = limits or ServingLimits()
         size, channels = config.image_size, config.channels
         # No AutoGraph: no Python control flow on tensors here, and it costs seconds to trace.
+        if config.conditioning == "actions":  # the same signature, plus the actions
+            self.sample = tf.function(self._sample_with_actions, autograph=False,
+                                      input_signature=[
+                tf.TensorSpec([None, config.n_past, size, size, channels], tf.float32,
+                              "context"),
+                tf.TensorSpec(None, tf.int32, "n_future"),
+                tf.TensorSpec(None, tf.int32, "num_samples"),
+                tf.TensorSpec([2], tf.int64, "seed"),
+                tf.TensorSpec([None, None, config.action_dim], tf.float32, "actions")])
+            self.reconstruct = tf.function(
+                self._reconstruct_with_actions, autograph=False, input_signature=[
+                    tf.TensorSpec([None, config.n_eval, size, size, channels], tf.float32,
+                                  "frames"),
+                    tf.TensorSpec([None, None, config.action_dim], tf.float32, "actions")])
+            return
         self.sample = tf.function(self._sample, autograph=False, input_signature=[
             tf.TensorSpec([None, config.n_past, size, size, channels], tf.float32, "context"),
             # Declared of any shape, so that the graph sees the shape sent and _scalar can
@@ -135,7 +151,26 @@ class SVGServing(tf.Module):
             message=f"{name} exceeds the limit {limit} of this export (python -m svg_tf.export "
                     f"--max_{name}); got")
 
-    def _sample(self, context, n_future, num_samples, seed):
+    def _actions_checked(self, actions, batch, steps):
+        """Actions `[batch, steps, A]`, finite, or an assert naming what was expected."""
+        c = self._config
+        expected = f"[batch, n_past - 1 + n_future, {c.action_dim}]"
+        shape = tf.shape(actions)
+        checks = [tf.debugging.assert_equal(shape[0], batch, message="actions must have "
+                                            "one row per context sequence; got"),
+                  tf.debugging.assert_equal(shape[1], steps, message="actions must have "
+                                            "shape " + expected + "; their length is"),
+                  tf.debugging.assert_all_finite(actions, "actions hold NaN or Inf")]
+        with tf.control_dependencies(checks):
+            return tf.identity(actions)
+
+    def _sample_with_actions(self, context, n_future, num_samples, seed, actions):
+        return self._sample(context, n_future, num_samples, seed, actions)
+
+    def _reconstruct_with_actions(self, frames, actions):
+        return self._reconstruct(frames, actions)
+
+    def _sample(self, context, n_future, num_samples, seed, actions=None):
         c, limits = self._config, self._limits
         context = self._checked("context", context,
                                 ["batch", c.n_past, c.image_size, c.image_size, c.channels])
@@ -153,17 +188,19 @@ class SVGServing(tf.Module):
             frames = (tf.cast(batch, tf.int64) * tf.cast(num_samples, tf.int64)
                       * tf.cast(n_future, tf.int64))
             checks.append(self._limit("frames", frames, limits.max_frames))
+        if actions is not None:
+            actions = self._actions_checked(actions, batch, c.n_past - 1 + n_future)
         with tf.control_dependencies(checks):
             # Running statistics: a request's samples must not depend on the other
             # sequences batched with it.
             frames, _, sigma = self._untracked.model.sample_graph(
-                context, n_future, num_samples, seed, bn="running")
+                context, n_future, num_samples, seed, bn="running", actions=actions)
         outputs = {"frames": frames}
         if c.model == "lp":
             outputs["prior_sigma"] = sigma
         return outputs
 
-    def _reconstruct(self, frames):
+    def _reconstruct(self, frames, actions=None):
         c = self._config
         frames = self._checked("frames", frames,
                                ["batch", c.n_eval, c.image_size, c.image_size, c.channels])
@@ -172,7 +209,10 @@ class SVGServing(tf.Module):
                                       self._limit("batch", tf.shape(frames)[0],
                                                   self._limits.max_batch)]):
             frames = tf.identity(frames)
-        return {"reconstruction": self._untracked.model.reconstruct_graph(frames, bn="running")}
+        if actions is not None:
+            actions = self._actions_checked(actions, tf.shape(frames)[0], c.n_eval - 1)
+        return {"reconstruction": self._untracked.model.reconstruct_graph(
+            frames, bn="running", actions=actions)}
 
 
 def export(logdir, export_dir, checkpoint=None, limits: ServingLimits | None = None):
@@ -200,6 +240,11 @@ def export(logdir, export_dir, checkpoint=None, limits: ServingLimits | None = N
     text = EXPORT_README.format(
         dataset=config.dataset, model=config.model.upper(), n_past=config.n_past,
         n_eval=config.n_eval, size=config.image_size, channels=config.channels, sigma=sigma,
+        actions=(f",\n  actions float32 [batch, {config.n_past - 1} + n_future, "
+                 f"{config.action_dim}] (raw, as the dataset's; the model normalises them)"
+                 if config.conditioning == "actions" else ""),
+        frame_actions=(f", actions float32 [batch, {config.n_eval - 1}, {config.action_dim}]"
+                       if config.conditioning == "actions" else ""),
         export_dir=export_dir, parent=os.path.dirname(os.path.abspath(export_dir)),
         **dataclasses.asdict(limits))
     # Written beside the target and renamed when complete, under a lock: a kill leaves

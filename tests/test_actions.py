@@ -3,6 +3,8 @@ model (training, sampling, reconstruction, round trips), and the programs on a c
 run. Action-free runs are unchanged: the parity tests (test_parity.py) still hold."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -159,3 +161,50 @@ def test_programs_on_a_conditioned_run(tmp_path):
                        dataset_options=OPTIONS)
     assert rows.shape == (4, 8, 64, 64, 1)  # truth, best, two other action sequences
     assert os.path.exists(tmp_path / "g.png")
+
+
+def test_the_exported_model_follows_the_actions_in_a_fresh_process(trained, tmp_path):
+    """The SavedModel's sampling signature takes actions (refusing a wrong length or NaN);
+    loaded with TensorFlow alone, one context under two action sequences gives two
+    futures, and the same actions and seed the same frames."""
+    from svg_tf import run_dir
+    from svg_tf.serving import export
+
+    model = trained[0]
+    logdir = str(tmp_path / "run")
+    run_dir.write_config(logdir, model.svg_config)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer,
+                                     step=tf.Variable(40, dtype=tf.int64))
+    checkpoint.save(os.path.join(run_dir.checkpoint_dir(logdir), "ckpt"))  # as training does
+    path = export(logdir, str(tmp_path / "serving" / "1"))
+    assert "actions float32 [batch, 2 + n_future, 2]" in open(os.path.join(path,
+                                                                           "README.md")).read()
+    context = np.random.default_rng(0).uniform(size=(2, 3, 64, 64, 1)).astype(np.float32)
+    np.save(tmp_path / "context.npy", context)
+    child = subprocess.run([sys.executable, "-c", FRESH, path, str(tmp_path / "context.npy")],
+                           capture_output=True, text=True, timeout=300)
+    assert child.returncode == 0, child.stderr[-3000:]
+    assert child.stdout.split()[-4:] == ["same", "differ", "refused", "refused"], child.stdout
+
+
+# A fresh process with TensorFlow alone: the same context under two action sequences.
+FRESH = """
+import sys
+sys.modules["svg_tf"] = None
+import numpy as np, tensorflow as tf
+serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+context = tf.constant(np.load(sys.argv[2]))
+actions = tf.constant(np.random.default_rng(1).uniform(-1, 1, (2, 6, 2)), tf.float32)
+def run(a, n_future=4):
+    return serve(context=context, n_future=tf.constant(n_future), num_samples=tf.constant(2),
+                 seed=tf.constant([3, 4], tf.int64), actions=a)["frames"].numpy()
+a, b, c = run(actions), run(actions), run(-actions)
+print("same" if np.array_equal(a, b) else "not-same", "differ" if np.abs(a - c).mean() > 1e-6
+      else "equal")
+for bad in (actions[:, :5], tf.where(tf.equal(actions, actions[0, 0, 0]), np.nan, actions)):
+    try:
+        run(bad)
+        print("accepted")
+    except tf.errors.InvalidArgumentError as error:
+        print("refused" if "actions" in error.message else error.message)
+"""
