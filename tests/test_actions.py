@@ -208,3 +208,26 @@ for bad in (actions[:, :5], tf.where(tf.equal(actions, actions[0, 0, 0]), np.nan
     except tf.errors.InvalidArgumentError as error:
         print("refused" if "actions" in error.message else error.message)
 """
+
+
+def test_bair_records_give_their_actions_with_the_frames(tmp_path):
+    """'{i}/action' of records written with the real feature keys (test_kth_bair's
+    writer), read only for a conditioned run; the action-free stream is unchanged."""
+    from test_kth_bair import _write_bair
+
+    truth = _write_bair(tmp_path, records_per_split=2)
+    data_dir = str(tmp_path / "softmotion30_44k")
+    plain = next(iter(datasets.load("bair", "test", seq_len=5, data_dir=data_dir)))
+    both = next(iter(datasets.load("bair", "test", seq_len=5, data_dir=data_dir,
+                                   actions=True)))
+    np.testing.assert_array_equal(plain, both["video"])
+    np.testing.assert_array_equal(both["video"].numpy()[0] * 255, truth["test"][0][0][0])
+    record = next(iter(tf.data.TFRecordDataset(
+        os.path.join(data_dir, "test", "traj_0_to_1.tfrecords"))))
+    feature = tf.train.Example.FromString(record.numpy()).features.feature
+    expected = np.array([feature[f"{i}/action"].float_list.value for i in range(5)],
+                        np.float32)
+    np.testing.assert_array_equal(both["actions"], expected)
+    config = svg_tf.get_config("bair", "lp", conditioning="actions")
+    assert (config.action_dim, datasets.spec("bair").train_options(config, 0)["actions"]) == (
+        4, True)

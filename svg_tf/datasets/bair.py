@@ -4,6 +4,11 @@ Each tf.train.Example holds 30 frames: `'{i}/image_aux1/encoded'` is the raw 64x
 frame i (raw bytes, not PNG) of the camera the paper uses; `'{i}/image_main/encoded'` is the
 other camera. Like the authors' loader, a video is the first seq_len frames of a record.
 `source='tfds'` reads TFDS `bair_robot_pushing_small` instead (same videos).
+
+With `actions=True` (a run with --conditioning=actions) each element is a dict
+{"video", "actions"}: `'{i}/action'` holds the 4 floats the robot commanded between frame i
+and i+1 (end-effector motion in x, y, z and the gripper), TFDS's `action` feature the same.
+`'{i}/endeffector_pos'` (3 floats) is not read.
 """
 
 from __future__ import annotations
@@ -14,20 +19,33 @@ import tensorflow as tf
 
 from svg_tf.datasets import records
 from svg_tf.errors import FileReadError
-from svg_tf.datasets.spec import DatasetSpec, restart_seed
+from svg_tf.datasets.spec import ActionSpec, DatasetSpec, restart_seed
 
 FRAMES_PER_RECORD = 30
 SIZE = 64
 CAMERAS = ("image_aux1", "image_main")
+ACTION_DIM = 4
+# The raw actions span about [-0.07, 4.0], the gripper (last) dimension being the large one;
+# the model sees (a - offset) / scale. These constants come from that stated range, not
+# from statistics measured here (the data cannot be downloaded on the machine that wrote
+# this): recompute them from the training records before comparing with published numbers.
+ACTIONS = ActionSpec(dim=ACTION_DIM, names=("dx", "dy", "dz", "gripper"),
+                     offset=(0.0, 0.0, 0.0, 2.0), scale=(0.07, 0.07, 0.07, 2.0),
+                     low=-1.0, high=1.0,
+                     description="'{i}/action' of softmotion30_44k: end-effector motion "
+                                 "(x, y, z) and gripper, raw")
 HOW_TO_GET = ("Download and extract it with data/download_bair.sh DIR, then pass "
               "data_dir=DIR/softmotion30_44k (folders train/ and test/ of *.tfrecords).")
 
 
-def parse_example(serialized, seq_len, camera="image_aux1", start=0):
-    """A serialized Example -> float32 `[seq_len, 64, 64, 3]` in [0, 1]."""
+def parse_example(serialized, seq_len, camera="image_aux1", start=0, actions=False):
+    """A serialized Example -> float32 `[seq_len, 64, 64, 3]` in [0, 1]; with actions, a
+    dict {"video": that, "actions": float32 `[seq_len, 4]`}."""
     keys = [f"{i}/{camera}/encoded" for i in range(start, start + seq_len)]
-    features = tf.io.parse_single_example(
-        serialized, {k: tf.io.FixedLenFeature([], tf.string) for k in keys})
+    spec = {k: tf.io.FixedLenFeature([], tf.string) for k in keys}
+    action_keys = [f"{i}/action" for i in range(start, start + seq_len)] if actions else []
+    spec.update({k: tf.io.FixedLenFeature([ACTION_DIM], tf.float32) for k in action_keys})
+    features = tf.io.parse_single_example(serialized, spec)
     frames = []
     for key in keys:
         pixels = tf.io.decode_raw(features[key], tf.uint8)
@@ -37,7 +55,10 @@ def parse_example(serialized, seq_len, camera="image_aux1", start=0):
                     "got")
         with tf.control_dependencies([check]):
             frames.append(tf.reshape(tf.identity(pixels), [SIZE, SIZE, 3]))
-    return tf.cast(tf.stack(frames), tf.float32) / 255.0
+    video = tf.cast(tf.stack(frames), tf.float32) / 255.0
+    if not actions:
+        return video
+    return {"video": video, "actions": tf.stack([features[k] for k in action_keys])}
 
 
 def _check_frames(files, seq_len, camera):
@@ -75,7 +96,7 @@ def shard_files(data_dir, split):
 
 def load(split, *, seq_len, data_dir=None, batch_size=None, seed=None, camera="image_aux1",
          source="tfrecord", image_size=SIZE, skip_corrupt=False, verify="headers",
-         exclude_files=()):
+         exclude_files=(), actions=False):
     """BAIR as a tf.data.Dataset; see `svg_tf.datasets.load`."""
     if camera not in CAMERAS:
         raise ValueError(f"camera={camera!r} is invalid: expected one of {list(CAMERAS)}")
@@ -90,7 +111,12 @@ def load(split, *, seq_len, data_dir=None, batch_size=None, seed=None, camera="i
 
         data = tfds.load("bair_robot_pushing_small", split=split, data_dir=data_dir,
                          shuffle_files=training)
-        data = data.map(lambda x: tf.cast(x[camera][:seq_len], tf.float32) / 255.0)
+        def element(x):
+            video = tf.cast(x[camera][:seq_len], tf.float32) / 255.0
+            return {"video": video, "actions": tf.cast(x["action"][:seq_len], tf.float32)} \
+                if actions else video
+
+        data = data.map(element)
         if training:
             data = data.repeat()
     elif source == "tfrecord":
@@ -100,7 +126,7 @@ def load(split, *, seq_len, data_dir=None, batch_size=None, seed=None, camera="i
         data = records.record_stream(files, training, seed, skip_corrupt)
         # The test set keeps file order whatever the seed (a fixed test set); unseeded
         # training may reorder for speed.
-        data = data.map(lambda r: parse_example(r, seq_len, camera),
+        data = data.map(lambda r: parse_example(r, seq_len, camera, actions=actions),
                         num_parallel_calls=tf.data.AUTOTUNE,
                         deterministic=seed is not None or not training)
     else:
@@ -116,6 +142,8 @@ SPEC = DatasetSpec(
     name="bair", load=load, needs_data_dir=True, how_to_get=HOW_TO_GET, channels=(3,),
     image_sizes=(SIZE,),
     train_options=lambda config, step: dict(image_size=config.image_size,
-                                            seed=restart_seed(config, step)),
-    test_options=lambda config, num_sequences: dict(image_size=config.image_size),
-    cli_options=records.CLI_OPTIONS, shard_files=shard_files)
+                                            seed=restart_seed(config, step),
+                                            actions=config.conditioning == "actions"),
+    test_options=lambda config, num_sequences: dict(image_size=config.image_size,
+                                                    actions=config.conditioning == "actions"),
+    cli_options=records.CLI_OPTIONS, shard_files=shard_files, actions=ACTIONS)
