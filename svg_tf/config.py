@@ -164,11 +164,14 @@ class SVGConfig:
                                  "conditioning=actions")
             return
         actions = data.actions
+        if actions is None and data.fields_from_data is not None and self.action_dim:
+            actions = _DataActions(self.action_dim, self.action_offset, self.action_scale)
         if actions is None:
             with_actions = [n for n in _dataset_names() if _dataset_spec(n).actions]
             raise ValueError(f"conditioning=actions needs a dataset with actions; "
                              f"{self.dataset} has none (datasets with actions: "
-                             f"{', '.join(with_actions)})")
+                             f"{', '.join(with_actions)}; videos prepared with actions "
+                             "files)")
         for name, value in (("action_dim", actions.dim), ("action_offset", actions.offset),
                             ("action_scale", actions.scale)):
             if not getattr(self, name):
@@ -334,6 +337,15 @@ SIZE_LIMITS = {
     "n_past": MAX_FRAMES - 1, "n_future": MAX_FRAMES, "batch_size": 16_384,
     "niter": 10_000_000, "epoch_size": 10_000_000, "num_digits": 16,
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class _DataActions:
+    """The actions of a dataset whose data decides them (videos prepared with actions
+    files): what the data gave the config."""
+    dim: int
+    offset: tuple
+    scale: tuple
 
 
 def _check_fields(values):

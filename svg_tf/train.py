@@ -105,7 +105,10 @@ def config_from_flags(flag_values=FLAGS) -> config_lib.SVGConfig:
 
     spec = datasets.spec(flag_values.dataset)
     if spec.fields_from_data and not getattr(flag_values, "summary_only", False):
-        for name, value in spec.fields_from_data(flag_values.data_dir).items():
+        from_data = spec.fields_from_data(flag_values.data_dir)
+        if getattr(flag_values, "conditioning", "none") != "actions":  # not used
+            from_data = {k: v for k, v in from_data.items() if not k.startswith("action_")}
+        for name, value in from_data.items():
             if overrides.get(name, value) != value:
                 flag = _flag_of(name)
                 raise ValueError(f"--{flag}={overrides[name]} disagrees with --data_dir="

@@ -231,3 +231,49 @@ def test_bair_records_give_their_actions_with_the_frames(tmp_path):
     config = svg_tf.get_config("bair", "lp", conditioning="actions")
     assert (config.action_dim, datasets.spec("bair").train_options(config, 0)["actions"]) == (
         4, True)
+
+
+def test_your_videos_with_actions_files(tmp_path):
+    """NAME.actions.npy / .csv beside each clip: stored with the frames, summed over the
+    frames --fps drops, read back in windows, and the run's config takes their width; a
+    missing file, a wrong length or NaN is one line naming the file."""
+    from test_own_videos import moving_square, write_frames, write_video
+
+    from svg_tf.datasets.videos_prepare import prepare
+    from svg_tf.errors import FileReadError
+    from svg_tf.datasets import videos
+
+    src = tmp_path / "src"
+    for split in ("train", "test"):
+        os.makedirs(src / split)
+    write_video(src / "train" / "a.mp4", moving_square(12, 64, 64), "libx264", rate=10)
+    write_frames(src / "test" / "f", moving_square(6, 64, 64))
+    a = np.arange(24, dtype=np.float32).reshape(12, 2)
+    np.save(src / "train" / "a.actions.npy", a)
+    f = np.linspace(-1, 1, 18).reshape(6, 3)[:, :2]
+    np.savetxt(src / "test" / "f.actions.csv", f, delimiter=",")
+    manifest = prepare(str(src), str(tmp_path / "out"), fps=5, progress=False)
+    assert manifest["action_dim"] == 2 and manifest["splits"]["train"]["frames"] == 6
+    train = next(iter(datasets.load("videos", "train", seq_len=6, channels=3,
+                                    data_dir=str(tmp_path / "out"), action_dim=2)))
+    # --fps=5 of a 10 fps video keeps frames 0, 2, 4, ...: each action sums two rows
+    np.testing.assert_allclose(train["actions"], a[0::2] + a[1::2])
+    test = next(iter(datasets.load("videos", "test", seq_len=6, channels=3,
+                                   data_dir=str(tmp_path / "out"), action_dim=2)))
+    np.testing.assert_allclose(test["actions"], f, rtol=1e-6)
+    fields = videos.fields_from_data(str(tmp_path / "out"))
+    config = svg_tf.get_config("videos", "lp", conditioning="actions", **fields)
+    assert (config.action_dim, config.action_scale) == (2, (1.0, 1.0))
+    with pytest.raises(ValueError, match="videos prepared with actions files"):
+        svg_tf.get_config("videos", "lp", conditioning="actions")
+    # refusals, each naming its file
+    os.remove(src / "test" / "f.actions.csv")
+    with pytest.raises(FileReadError, match=r"f: has no actions file .* train/a.mp4 has one"):
+        prepare(str(src), str(tmp_path / "out2"), progress=False)
+    np.savetxt(src / "test" / "f.actions.csv", f[:4], delimiter=",")
+    with pytest.raises(FileReadError, match=r"f.actions.csv: holds 4 rows for the 6 frames"):
+        prepare(str(src), str(tmp_path / "out3"), progress=False)
+    f[2, 1] = np.nan
+    np.savetxt(src / "test" / "f.actions.csv", f, delimiter=",")
+    with pytest.raises(FileReadError, match=r"f.actions.csv: holds NaN or Inf"):
+        prepare(str(src), str(tmp_path / "out4"), progress=False)

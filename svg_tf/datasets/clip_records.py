@@ -24,9 +24,9 @@ import tensorflow as tf
 from svg_tf.datasets import records
 
 
-def clip_example(frames, **context) -> tf.train.SequenceExample:
-    """uint8 frames `[T, H, W]` or `[T, H, W, C]` -> a SequenceExample of PNG frames; context
-    values are ints or strings."""
+def clip_example(frames, actions=None, **context) -> tf.train.SequenceExample:
+    """uint8 frames `[T, H, W]` or `[T, H, W, C]` (and float actions `[T, A]`, one per frame)
+    -> a SequenceExample of PNG frames; context values are ints or strings."""
     frames = np.asarray(frames, np.uint8)
     if frames.ndim == 3:
         frames = frames[..., None]
@@ -35,8 +35,13 @@ def clip_example(frames, **context) -> tf.train.SequenceExample:
                   width=frames.shape[2])
     feature = {key: _int(value) if isinstance(value, (int, np.integer)) else _bytes(value)
                for key, value in fields.items()}
-    lists = tf.train.FeatureLists(feature_list={"frames": tf.train.FeatureList(
-        feature=[tf.train.Feature(bytes_list=tf.train.BytesList(value=[e])) for e in encoded])})
+    feature_lists = {"frames": tf.train.FeatureList(
+        feature=[tf.train.Feature(bytes_list=tf.train.BytesList(value=[e])) for e in encoded])}
+    if actions is not None:
+        feature_lists["actions"] = tf.train.FeatureList(feature=[
+            tf.train.Feature(float_list=tf.train.FloatList(value=row))
+            for row in np.asarray(actions, np.float32)])
+    lists = tf.train.FeatureLists(feature_list=feature_lists)
     return tf.train.SequenceExample(context=tf.train.Features(feature=feature),
                                     feature_lists=lists)
 
@@ -49,11 +54,13 @@ def _bytes(value):
     return tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(value).encode()]))
 
 
-def parse_clip(serialized):
-    """A record -> {"frames": PNG strings, "num_frames"}."""
-    _, sequence = tf.io.parse_single_sequence_example(
-        serialized, sequence_features={"frames": tf.io.FixedLenSequenceFeature([], tf.string)})
-    return {"frames": sequence["frames"], "num_frames": tf.shape(sequence["frames"])[0]}
+def parse_clip(serialized, action_dim=0):
+    """A record -> {"frames": PNG strings, "num_frames"} (+ "actions" `[T, A]`)."""
+    features = {"frames": tf.io.FixedLenSequenceFeature([], tf.string)}
+    if action_dim:
+        features["actions"] = tf.io.FixedLenSequenceFeature([action_dim], tf.float32)
+    _, sequence = tf.io.parse_single_sequence_example(serialized, sequence_features=features)
+    return dict(sequence, num_frames=tf.shape(sequence["frames"])[0])
 
 
 def decode_window(pngs, start, seq_len, image_size, channels=1, name="kth"):
@@ -153,11 +160,15 @@ def shard_files(data_dir, split, name, how_to_get):
 
 def load_clips(split, *, seq_len, data_dir, batch_size, seed, image_size, channels, name,
                how_to_get, written_by, skip_corrupt=False, verify="headers",
-               exclude_files=(), fix="convert longer clips"):
-    """A split of clip shards as a tf.data.Dataset of `[seq_len, S, S, channels]` windows;
-    see `svg_tf.datasets.load`. The manifest's frame size and channels must match."""
+               exclude_files=(), fix="convert longer clips", action_dim=0):
+    """A split of clip shards as a tf.data.Dataset of `[seq_len, S, S, channels]` windows
+    (with action_dim, {"video", "actions" `[seq_len, A]`}); see `svg_tf.datasets.load`. The
+    manifest's frame size, channels and action width must match."""
     files = shard_files(data_dir, split, name, how_to_get)
     manifest = read_manifest(data_dir, written_by)
+    if action_dim and (manifest or {}).get("action_dim", 0) != action_dim:
+        raise ValueError(f"{data_dir} holds clips with {(manifest or {}).get('action_dim', 0)}"
+                         f"-dimensional actions; the run expects {action_dim}")
     for field, wanted in (("image_size", image_size), ("channels", channels)):
         held = (manifest or {}).get(field)
         if held not in (None, wanted):
@@ -168,7 +179,7 @@ def load_clips(split, *, seq_len, data_dir, batch_size, seed, image_size, channe
     files = records.check_shards(files, verify, skip_corrupt, exclude_files)
     training = split == "train"
     clips = records.record_stream(files, training, seed, skip_corrupt).map(
-        parse_clip, num_parallel_calls=tf.data.AUTOTUNE)
+        lambda r: parse_clip(r, action_dim), num_parallel_calls=tf.data.AUTOTUNE)
     if training and not clips_of(manifest, split):
         clips = _bounded_skipping(clips, seq_len, split, name)  # checked as it runs
     else:
@@ -176,7 +187,11 @@ def load_clips(split, *, seq_len, data_dir, batch_size, seed, image_size, channe
     base_seed = 0 if seed is None else int(seed)
 
     def window(clip, start):
-        return decode_window(clip["frames"], start, seq_len, image_size, channels, name)
+        video = decode_window(clip["frames"], start, seq_len, image_size, channels, name)
+        if not action_dim:
+            return video
+        return {"video": video, "actions": tf.ensure_shape(
+            clip["actions"][start:start + seq_len], [seq_len, action_dim])}
 
     if training:
         clips = clips.shuffle(64, seed=seed)

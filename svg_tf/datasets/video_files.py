@@ -105,17 +105,20 @@ def check_source(path, root=None) -> str:
 
 def read_source(path, image_size: int, channels: int, resize: str = "squash",
                 fps: float = 0, max_clip_frames: int = 1000, sizes: dict | None = None,
-                root=None):
+                root=None, kept: dict | None = None):
     """Yield the clips of one source: uint8 `[T, S, S, C]` arrays of at most
     `max_clip_frames` frames, decoded one clip at a time (memory is bounded by one clip,
     whatever the source's length); FileReadError naming the file when it cannot be read.
     `sizes`, if given, receives the source's frame size: sizes[path] = (width, height).
-    `root`: the folder symlinks must stay in (--src)."""
+    `root`: the folder symlinks must stay in (--src). `kept`, if given, receives the source
+    index of every frame kept (kept["indices"]) and, at the end, how many frames the source
+    holds (kept["decoded"]): what resampling its actions needs."""
     if resize not in RESIZE_MODES:
         raise ValueError(f"resize={resize!r} is invalid: expected one of {list(RESIZE_MODES)}")
     kind = check_source(path, root)
     reader = _video_frames if kind == "file" else _folder_squares
-    frames = reader(path, fps, image_size, channels, resize, sizes)
+    frames = reader(path, fps, image_size, channels, resize, sizes,
+                    {} if kept is None else kept)
     clip = []
     for frame in frames:
         clip.append(frame)
@@ -126,12 +129,16 @@ def read_source(path, image_size: int, channels: int, resize: str = "squash",
         yield np.stack(clip)
 
 
-def _folder_squares(folder, fps, size, channels, resize, sizes=None):
+def _folder_squares(folder, fps, size, channels, resize, sizes=None, kept=None):
     """Square uint8 frames of a folder of frames (no timestamps: `fps` does not apply)."""
-    for image in _folder_frames(folder):
+    kept = {} if kept is None else kept
+    kept["indices"] = []
+    for index, image in enumerate(_folder_frames(folder)):
         if sizes is not None:
             sizes.setdefault(folder, image.size)
+        kept["indices"].append(index)
         yield square(image, size, channels, resize)
+    kept["decoded"] = len(kept["indices"])
 
 
 def _scaled(frame, size, channels, resize):
@@ -149,11 +156,14 @@ def _scaled(frame, size, channels, resize):
     return pixels[top:top + size, left:left + size].reshape(size, size, channels)
 
 
-def _video_frames(path, fps, size, channels, resize, sizes=None):
+def _video_frames(path, fps, size, channels, resize, sizes=None, kept=None):
     """Square uint8 frames of a video file, keeping one frame per 1/fps seconds when fps > 0;
-    `sizes` receives the source's frame size."""
+    `sizes` receives the source's frame size, `kept` the kept frames' indices."""
     import av
 
+    kept = {} if kept is None else kept
+    kept["indices"] = []
+    decoded = 0
     if os.path.getsize(path) == 0:
         raise FileReadError(path, "is empty (0 bytes): not a video")
     count = 0
@@ -172,11 +182,13 @@ def _video_frames(path, fps, size, channels, resize, sizes=None):
                                               f"{frame.height}, more than "
                                               f"{MAX_FRAME_PIXELS:,} pixels: refused")
                 time = frame.time
+                decoded += 1
                 if fps > 0 and time is not None:
                     if time + 1e-6 < next_time:
                         continue
                     next_time = max(next_time + 1.0 / fps, time)
                 count += 1
+                kept["indices"].append(decoded - 1)
                 if sizes is not None:
                     sizes.setdefault(path, (frame.width, frame.height))
                 yield _scaled(frame, size, channels, resize)
@@ -186,6 +198,65 @@ def _video_frames(path, fps, size, channels, resize, sizes=None):
         raise FileReadError(path, f"cannot be decoded as a video ({error})") from None
     if count == 0:
         raise FileReadError(path, "holds no video frames")
+    kept["decoded"] = decoded
+
+
+# -- actions beside a source: NAME.actions.npy or NAME.actions.csv, one row per frame -------
+ACTION_SUFFIXES = (".actions.npy", ".actions.csv")
+MAX_ACTION_DIM = 64
+
+
+def actions_file(source) -> str | None:
+    """The actions file of a source (a video NAME.mp4 or a frame folder NAME), if any."""
+    stem = str(source).rstrip(os.sep)
+    if is_video(stem):
+        stem = os.path.splitext(stem)[0]
+    found = [stem + suffix for suffix in ACTION_SUFFIXES if os.path.lexists(stem + suffix)]
+    return found[0] if found else None
+
+
+def read_actions(path) -> np.ndarray:
+    """float32 `[frames, A]` of an actions file (.npy without pickles, or .csv of numbers);
+    FileReadError naming it when it is not a finite 2-D table of at most 64 columns."""
+    from svg_tf.input_files import GB, check_input_file
+
+    check_input_file(path, "actions file (.npy or .csv, one row per frame)", GB)
+    try:
+        if path.endswith(".npy"):
+            actions = np.load(path, allow_pickle=False)
+        else:
+            actions = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64)
+        actions = np.asarray(actions, np.float32)
+    except (ValueError, OSError, TypeError) as error:
+        raise FileReadError(path, f"cannot be read as a table of numbers ({error})") from None
+    if actions.ndim == 1:
+        actions = actions[:, None]
+    if actions.ndim != 2 or not 1 <= actions.shape[1] <= MAX_ACTION_DIM or not len(actions):
+        raise FileReadError(path, f"holds an array of shape {actions.shape}: expected "
+                                  f"[frames, A] with 1 <= A <= {MAX_ACTION_DIM}")
+    if not np.isfinite(actions).all():
+        raise FileReadError(path, "holds NaN or Inf")
+    return actions
+
+
+def resample_actions(actions, kept, first, count, path, source):
+    """The actions of kept frames first .. first+count-1 of a source (`kept`: what
+    read_source filled in): the action after a kept frame is the sum of the source's actions
+    from it to the next kept frame (displacements add up over the frames --fps drops). The
+    file must hold one row per frame of the source (checked with the last frame)."""
+    indices = kept["indices"]
+    last = first + count >= len(indices) and "decoded" in kept
+    if last and kept["decoded"] != len(actions):
+        raise FileReadError(path, f"holds {len(actions)} rows for the {kept['decoded']} "
+                                  f"frames of {source}: expected one action per frame")
+    bounds = indices[first:first + count + 1]
+    if len(bounds) == count:  # the source's last frame: up to its end
+        bounds = bounds + [kept["decoded"] if "decoded" in kept else len(actions)]
+    if bounds[-1] > len(actions):
+        raise FileReadError(path, f"holds {len(actions)} rows, fewer than the frames of "
+                                  f"{source}: expected one action per frame")
+    return np.stack([actions[bounds[j]:bounds[j + 1]].sum(0)
+                     for j in range(count)]).astype(np.float32)
 
 
 def _folder_frames(folder):

@@ -2,7 +2,10 @@
 
 The source folder holds train/ and test/ subfolders of video files (mp4, avi, mov, webm,
 gif, ...) and/or folders of frames (png, jpg), or any layout listed in a split file (one
-`SPLIT PATH` per line, PATH relative to the source folder). Every source becomes one clip
+`SPLIT PATH` per line, PATH relative to the source folder). A clip may come with actions:
+`NAME.actions.npy` or `NAME.actions.csv` beside `NAME.mp4` (or the frame folder NAME), one
+row of A numbers per frame; then every clip needs one, and the shards store the actions of
+the kept frames (summed over the frames --fps drops). Every source becomes one clip
 (or consecutive clips of at most max_clip_frames frames), resized to a square by the chosen
 convention (video_files). Written in the KTH converter's format and by the same writer
 (clip_records, shard_writer):
@@ -116,22 +119,36 @@ def prepare(src, out, *, image_size=64, channels=3, resize="squash", fps=0.0,
     def name(path):
         return os.path.relpath(path, src)
 
+    action_files, action_dim = _plan_actions(plan, name)
+
     def read_clips(path):
         # One clip ahead, not the whole source: a clip is named `source#i` when its source
-        # has several, which is known once the next one is there.
+        # has several, which is known once the next one is there (and so is the kept frame
+        # after its last one, which its last action leads to).
+        kept = {}
+        actions = _source_actions(action_files.get(path), action_dim, name(path))
         clips = video_files.read_source(path, image_size, channels, resize, fps,
-                                        max_clip_frames, sizes, root=src)
-        previous, index = next(clips, None), 0
+                                        max_clip_frames, sizes, root=src, kept=kept)
+        previous, index, first = next(clips, None), 0, 0
+
+        def context(frames):
+            if actions is None:
+                return {"source": name(path)}
+            return {"source": name(path), "actions": video_files.resample_actions(
+                actions, kept, first, len(frames), action_files[path], name(path))}
+
         for frames in clips:
-            yield f"{name(path)}#{index}", previous, {"source": name(path)}
+            yield f"{name(path)}#{index}", previous, context(previous)
+            first += len(previous)
             previous, index = frames, index + 1
         if previous is not None:
             yield (name(path) if index == 0 else f"{name(path)}#{index}"), previous, \
-                {"source": name(path)}
+                context(previous)
 
     settings = {"dataset": "videos", "format": 1, "image_size": image_size,
                 "channels": channels, "resize": resize, "fps": fps,
-                "max_clip_frames": max_clip_frames, "videos_per_shard": videos_per_shard}
+                "max_clip_frames": max_clip_frames, "videos_per_shard": videos_per_shard,
+                "action_dim": action_dim}
     start = time.perf_counter()
     manifest = shard_writer.write_shards(out, shards, read_clips, settings, skip_bad=skip_bad,
                                          progress=progress, source_name=name)
@@ -139,6 +156,32 @@ def prepare(src, out, *, image_size=64, channels=3, resize="squash", fps=0.0,
     seconds = time.perf_counter() - start
     frames = manifest.pop("frames_this_call")
     return dict(manifest, seconds=seconds, frames_per_second=frames / max(seconds, 1e-9))
+
+
+def _plan_actions(plan, name):
+    """({source: its actions file}, action width): every source has an actions file beside
+    it (NAME.actions.npy or .csv), or none has; one missing is refused naming it."""
+    files = {source: video_files.actions_file(source)
+             for sources in plan.values() for source in sources}
+    having = [source for source, path in files.items() if path]
+    if not having:
+        return {}, 0
+    missing = [source for source, path in files.items() if not path]
+    if missing:
+        raise FileReadError(missing[0], f"has no actions file (NAME.actions.npy or .csv) "
+                                        f"while {name(having[0])} has one: every clip of a "
+                                        "dataset with actions needs its own")
+    return files, video_files.read_actions(files[having[0]]).shape[1]
+
+
+def _source_actions(path, action_dim, source):
+    if path is None:
+        return None
+    actions = video_files.read_actions(path)
+    if actions.shape[1] != action_dim:
+        raise FileReadError(path, f"holds {actions.shape[1]} numbers per row; the other "
+                                  f"clips' actions hold {action_dim}")
+    return actions
 
 
 def _check_settings(image_size, channels, resize, fps, max_clip_frames, videos_per_shard):
