@@ -14,7 +14,7 @@ import svg_tf
 from svg_tf import datasets
 from svg_tf.datasets import pushed_mnist
 
-pytestmark = [pytest.mark.seconds(45),
+pytestmark = [pytest.mark.seconds(100),
               pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")]
 TINY = dict(width=8, g_dim=16, z_dim=4, rnn_size=32, n_past=3, n_future=3, n_eval=8,
             batch_size=4)
