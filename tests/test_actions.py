@@ -85,14 +85,21 @@ def test_conditioning_needs_a_dataset_with_actions_and_takes_its_width():
 
 
 @pytest.fixture(scope="module")
-def trained():
-    """A tiny conditioned SVG-LP after 40 steps on pushed_mnist, and a test batch."""
-    import keras
+def conditioned_run(tmp_path_factory):
+    """A tiny conditioned SVG-LP run trained 40 steps on pushed_mnist by the training
+    program (its run directory is shared: evaluate writes eval/, nothing else changes it)."""
+    from svg_tf.training import train
 
-    keras.utils.set_random_seed(1)
-    model = svg_tf.build_model(conditioned())
-    data = datasets.load("pushed_mnist", "train", seq_len=6, batch_size=4, seed=1, **OPTIONS)
-    model.fit(data, epochs=1, steps_per_epoch=40, verbose=0)
+    logdir = str(tmp_path_factory.mktemp("conditioned") / "run")
+    train(conditioned(niter=1, epoch_size=40), logdir, verbose=0, dataset_options=OPTIONS,
+          strategy="default")
+    return logdir
+
+
+@pytest.fixture(scope="module")
+def trained(conditioned_run):
+    """The run's restored model and a test batch."""
+    _, model = svg_tf.load_run(conditioned_run)
     batch = next(iter(datasets.load("pushed_mnist", "test", seq_len=8, batch_size=4,
                                     **OPTIONS)))
     return model, batch["video"], batch["actions"]
@@ -137,18 +144,15 @@ def test_a_conditioned_model_round_trips_through_its_keras_config(trained):
     assert model.frame_predictor.weights[0].shape[0] == 16 + 2 + 4
 
 
-def test_programs_on_a_conditioned_run(tmp_path):
-    """train, load_run, evaluate (true actions, action sensitivity) and generate (one
-    context under other sequences' actions) on pushed_mnist."""
+def test_programs_on_a_conditioned_run(conditioned_run, tmp_path):
+    """train (the fixture), load_run, evaluate (true actions, action sensitivity) and
+    generate (one context under other sequences' actions) on pushed_mnist."""
     from svg_tf.evaluation import evaluate_run
     from svg_tf.generate import generate
-    from svg_tf.training import train
 
-    logdir = str(tmp_path / "run")
-    config = conditioned(niter=1, epoch_size=4)
-    train(config, logdir, verbose=0, dataset_options=OPTIONS, strategy="default")
+    logdir = conditioned_run
     loaded_config, model = svg_tf.load_run(logdir)  # what a resume restores, actions included
-    assert loaded_config == config and model.conditioned
+    assert loaded_config == conditioned(niter=1, epoch_size=40) and model.conditioned
     metrics = evaluate_run(logdir, num_samples=2, num_sequences=4, batch_size=4,
                            dataset_options=OPTIONS, progress=False)
     assert metrics["action_sensitivity"]["value"] >= 0
@@ -159,20 +163,13 @@ def test_programs_on_a_conditioned_run(tmp_path):
     assert os.path.exists(tmp_path / "g.png")
 
 
-def test_the_exported_model_follows_the_actions_in_a_fresh_process(trained, tmp_path):
+def test_the_exported_model_follows_the_actions_in_a_fresh_process(conditioned_run, tmp_path):
     """The SavedModel's sampling signature takes actions (refusing a wrong length or NaN);
     loaded with TensorFlow alone, one context under two action sequences gives two
     futures, and the same actions and seed the same frames."""
-    from svg_tf import run_dir
     from svg_tf.serving import export
 
-    model = trained[0]
-    logdir = str(tmp_path / "run")
-    run_dir.write_config(logdir, model.svg_config)
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer,
-                                     step=tf.Variable(40, dtype=tf.int64))
-    checkpoint.save(os.path.join(run_dir.checkpoint_dir(logdir), "ckpt"))  # as training does
-    path = export(logdir, str(tmp_path / "serving" / "1"))
+    path = export(conditioned_run, str(tmp_path / "serving" / "1"))
     assert "actions float32 [batch, 2 + n_future, 2]" in open(os.path.join(path,
                                                                            "README.md")).read()
     context = np.random.default_rng(0).uniform(size=(2, 3, 64, 64, 1)).astype(np.float32)
