@@ -5,9 +5,9 @@ TensorFlow prints a dozen lines when it loads (oneDNN notices, CUDA probing, "cu
 UNKNOWN ERROR (303)" on machines without a GPU) that say nothing about the run. In a program
 it is loaded with stderr silenced, whenever something first imports it (`QuietImport`); set
 SVG_TF_VERBOSE=1 to see those lines. Programs whose flags need no TensorFlow (train,
-generate, export, the converters, prepare_videos) parse and check their flags before it
-loads, so --help and a typo answer in a fraction of a second. A bad flag ends in one line
-naming it, with exit status 2.
+generate, export, the converters) parse and check their flags before it loads, so --help
+and a typo answer in a fraction of a second. A bad flag ends in one line naming it, with
+exit status 2.
 """
 
 from __future__ import annotations

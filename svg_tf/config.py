@@ -331,6 +331,7 @@ def _backbone_spec(name):
 # or an authors' checkpoint saying width=100000 or n_past=1e9) is refused in one line
 # before anything is built, instead of exhausting memory.
 MAX_FRAMES = 1_000
+MAX_SAMPLES = 10_000  # samples per sequence in one evaluation or picture (papers use 100)
 SIZE_LIMITS = {
     "width": 512, "g_dim": 4_096, "z_dim": 1_024, "rnn_size": 4_096,
     "predictor_rnn_layers": 32, "posterior_rnn_layers": 32, "prior_rnn_layers": 32,

@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from svg_tf import datasets, memory, protocols, run_dir
-from svg_tf.config import MAX_FRAMES
+from svg_tf.config import MAX_FRAMES, MAX_SAMPLES
 from svg_tf.errors import FileReadError
 from svg_tf import metrics as metrics_lib
 from svg_tf.metrics import FRAME, REGISTRY, VIDEO_SET
@@ -32,7 +32,6 @@ from svg_tf.run_dir import load_run
 
 # The SSIM metric of each convention; the --ssim convention is reported as "ssim".
 SSIM_METRIC = {"gaussian": "ssim", "svg": "ssim_svg"}
-MAX_SAMPLES = 10_000  # per sequence (published protocols use 100)
 MAX_SEQUENCES = 1_000_000  # (published protocols use 256 to 10,000)
 
 
@@ -175,15 +174,15 @@ def evaluate_run(logdir, *, num_samples=None, num_sequences=None, n_eval=None, s
     for index, batch in enumerate(data):
         path = os.path.join(partial, f"batch_{index:05d}.npz")
         videos, actions = datasets.split_batch(batch)
-        first_batch = batch if first_batch is None else first_batch
+        first_batch = (videos, actions) if first_batch is None else first_batch
         if _read_scores(path) is None:  # not computed yet, or damaged by a kill: compute
             count = int(videos.shape[0])
             context = videos[:, :config.n_past]
-            full = int(datasets.split_batch(first_batch)[0].shape[0])
+            first_videos, first_actions = first_batch
+            full = int(first_videos.shape[0])
             if bn == "batch" and count < full:
                 # Batch statistics need full batches: a short last batch is completed with
                 # sequences from the first one, which shape the statistics but are not scored.
-                first_videos, first_actions = datasets.split_batch(first_batch)
                 context = tf.concat([context, first_videos[:full - count, :config.n_past]], 0)
                 if actions is not None:
                     actions = tf.concat([actions, first_actions[:full - count]], 0)

@@ -28,7 +28,6 @@ DEFAULT_BATCH = 4
 SAMPLES_PER_PASS = 10
 # Beyond these a request is a typo (memory is checked separately, for what fits).
 MAX_INDEX = 100_000
-MAX_SAMPLES = 10_000
 MAX_BATCH = 4_096
 
 
@@ -69,7 +68,7 @@ def generate(logdir, out, num_samples=DEFAULT_SAMPLES, num_random=3, n_eval=None
     if not out.endswith((".gif", ".png")):
         raise ValueError(f"--out={out} must end in .gif or .png")
     from svg_tf import memory
-    from svg_tf.config import MAX_FRAMES
+    from svg_tf.config import MAX_FRAMES, MAX_SAMPLES
     from svg_tf.run_dir import read_config
 
     for name, value, least, most in (("index", index, 0, MAX_INDEX),

@@ -72,8 +72,7 @@ class Generation:
             noise = tuple(tf.convert_to_tensor(n, tf.float32) for n in noise)
         if self.conditioned:
             steps = context.shape[1] - 1 + n_future
-            self.time_major_actions(actions, steps)  # checked here, with its one-line message
-            actions = tf.convert_to_tensor(actions, tf.float32)[:, :steps]
+            actions = tf.cast(self.check_actions(actions, steps), tf.float32)[:, :steps]
             if actions.shape[0] != context.shape[0]:
                 raise ValueError(f"actions hold {actions.shape[0]} sequences, the context "
                                  f"{context.shape[0]}")
@@ -242,8 +241,8 @@ class Generation:
         x = tf.convert_to_tensor(x, tf.float32)
         bn = self._bn_mode(bn, x)
         if self.conditioned:
-            self.time_major_actions(actions, x.shape[1] - 1)  # checked, one line
-            actions = tf.convert_to_tensor(actions, tf.float32)[:, :x.shape[1] - 1]
+            actions = tf.cast(self.check_actions(actions, x.shape[1] - 1),
+                              tf.float32)[:, :x.shape[1] - 1]
         else:
             actions = None
         return self.reconstruct_graph(x, bn, actions)

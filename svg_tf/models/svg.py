@@ -96,11 +96,10 @@ class SVG(Generation, keras.Model):
     def metrics(self):
         return [self.loss_tracker, self.mse_tracker, self.kl_tracker]
 
-    def time_major_actions(self, actions, frames, what="actions"):
-        """Batch-major actions `[B, >= frames, A]` as the model sees them: checked (one line
-        saying what was expected), normalised by the run's (a - offset) / scale, cut to
-        `frames` steps, time-major `[frames, B, A]` in the compute dtype. None for a model
-        without conditioning (whose callers may pass actions or not)."""
+    def check_actions(self, actions, frames, what="actions"):
+        """Refuse, in one line saying what was expected, actions that are not floats
+        `[B, >= frames, A]` for a conditioned model. Returns them as a tensor (None for a
+        model without conditioning, whose callers may pass actions or not)."""
         c = self.svg_config
         if not self.conditioned:
             return None
@@ -116,6 +115,16 @@ class SVG(Generation, keras.Model):
                 isinstance(frames, int) and shape[1] is not None and shape[1] < frames):
             raise ValueError(f"{what} must have shape [batch, {frames} (or more), "
                              f"{c.action_dim}], got {shape.as_list() if shape.rank else shape}")
+        return actions
+
+    def time_major_actions(self, actions, frames, what="actions"):
+        """Checked actions (check_actions) as the model sees them: normalised by the run's
+        (a - offset) / scale, cut to `frames` steps, time-major `[frames, B, A]` in the
+        compute dtype; None for a model without conditioning."""
+        c = self.svg_config
+        actions = self.check_actions(actions, frames, what)
+        if actions is None:
+            return None
         actions = (tf.cast(actions[:, :frames], tf.float32) - tf.constant(c.action_offset)) \
             / tf.constant(c.action_scale)
         return tf.transpose(tf.cast(actions, self.compute_dtype), [1, 0, 2])
