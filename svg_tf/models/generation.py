@@ -135,8 +135,8 @@ class Generation:
         acts = None if actions is None else tf.tile(
             self.time_major_actions(actions, tf.shape(actions)[1]), [1, num_samples, 1])
         h_prev, skips, predictor_states, prior_states = self._warm_up(
-            context, passes, post_seed, None if noise is None else noise[0],
-            None if acts is None else acts[:n_past - 1])
+            self._encode_context(context, passes), passes, post_seed,
+            None if noise is None else noise[0], None if acts is None else acts[:n_past - 1])
         if noise is None:
             prior_noise = sample_major(tf.random.stateless_normal(
                 tf.stack([n_future, batch, num_samples, max(self.latent_prior.z_dim, 1)]),
@@ -154,18 +154,23 @@ class Generation:
         sigma = tf.transpose(tf.reshape(sigma, stat_shape), [2, 1, 0, 3])
         return frames, mu, sigma
 
-    def _warm_up(self, context, passes, seed, eps=None, actions=None):
-        """The context part of sampling: every context frame encoded; for t < n_past, z_t
-        from the posterior on the true frame t (as the authors' generation), fed with
-        h_{t-1} through the predictor (and the learned prior), which warms up their states.
-        Returns (h of the last context frame, the skips of the first predicted frame,
-        predictor states, prior states), tiled to every sample."""
-        c = self.svg_config
-        n_past = context.shape[1]
-        num_samples, batch, total = passes.num_samples, passes.batch, passes.total
+    def _encode_context(self, context, passes):
+        """Every context frame `[B, P, ...]` encoded once, whatever the number of samples:
+        (h `[P, B, g]`, skips `[P, B, ...]`)."""
         ctx = tf.transpose(tf.cast(context, self.compute_dtype), [1, 0, 2, 3, 4])
         with passes.scope():
-            h_ctx, skips_ctx = self.encode(ctx, training=passes.training)
+            return self.encode(ctx, training=passes.training)
+
+    def _warm_up(self, encoded, passes, seed, eps=None, actions=None):
+        """The context part of sampling, from the encoded context (`_encode_context`): for
+        t < n_past, z_t from the posterior on the true frame t (as the authors' generation),
+        fed with h_{t-1} through the predictor (and the learned prior), which warms up their
+        states. Returns (h of the last context frame, the skips of the first predicted frame,
+        predictor states, prior states), tiled to every sample."""
+        c = self.svg_config
+        h_ctx, skips_ctx = encoded
+        n_past = h_ctx.shape[0]
+        num_samples, batch, total = passes.num_samples, passes.batch, passes.total
         h_ctx = tf.tile(h_ctx, [1, num_samples, 1])  # [P, S*B, g], sample-major
         predictor_states = self.frame_predictor.initial_state(total, h_ctx.dtype)
         prior_states = self.latent_prior.initial_state(total)

@@ -11,8 +11,9 @@ one batched call and all T-1 predictions decoded in one; only the LSTM cells loo
 Noise is stateless: eps is a pure function of (config.seed, optimizer step), drawn for the
 global batch and sliced per replica, so a step on N replicas equals a step on one device.
 
-Generation (sample, reconstruct, prior_on_frames) is in generation.py; the priors, the skip
-policy and the predictor's input in latents.py; the optimizer and dtype policy in build.py.
+Generation (sample, reconstruct, prior_on_frames) is in generation.py, batched rollouts for
+planning in rollout.py; the priors, the skip policy and the predictor's input in latents.py;
+the optimizer and dtype policy in build.py.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from svg_tf.models.generation import Generation, TracedFunctions
 from svg_tf.models.latents import SkipPolicy, encoder_call_order, make_prior, predictor_input
 from svg_tf.models.layers import batch_norm_updates, replica_position
 from svg_tf.models.recurrent import GaussianLSTM, LSTMStack, reparameterize
+from svg_tf.models.rollout import Rollouts
 
 tfd = tfp.distributions
 
@@ -38,7 +40,7 @@ _TEST_SALT = 1
 
 
 @keras.saving.register_keras_serializable(package="svg_tf")
-class SVG(Generation, keras.Model):
+class SVG(Generation, Rollouts, keras.Model):
     """SVG-LP (`model='lp'`), SVG-FP (`'fp'`) or the deterministic LSTM (`'det'`)."""
 
     def __init__(self, config=None, **kwargs):
