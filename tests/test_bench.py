@@ -9,14 +9,18 @@ pytestmark = pytest.mark.seconds(23)
 KEYS = ("train_seq_per_s", "train_seq_per_s_no_xla", "conv_bound_seq_per_s", "train_vs_bound",
         "sample_frames_per_s", "sample_vs_bound", "data_seq_per_s", "data_seq_per_s_bair",
         "data_seq_per_s_kth", "data_vs_train", "flops_per_train_sequence", "train_gflops",
-        "gemm_fp32_gflops", "train_vs_gemm_peak", "peak_rss_mb", "settings")
+        "gemm_fp32_gflops", "train_vs_gemm_peak", "rollout_frames_per_s", "rollout_vs_bound",
+        "rollout_loop_frames_per_s", "rollout_speedup_over_loop", "peak_rss_mb", "settings")
 
 
 @pytest.mark.filterwarnings("ignore::svg_tf.datasets.mnist_digits.SubsetWarning")
 def test_bench_reports_documented_keys():
     results = bench.run("smmnist", batch_size=2, repeats=1, num_samples=2, jit="off",
                         data_batches=2, gemm_size=256, bf16=True, i3d=None, width=8, g_dim=16,
-                        z_dim=4, rnn_size=32, n_past=2, n_future=2)
+                        z_dim=4, rnn_size=32, n_past=2, n_future=2,
+                        rollout_overrides=dict(candidates=6, horizon=2, loop_candidates=2,
+                                               width=8, g_dim=16, z_dim=4, rnn_size=32,
+                                               n_past=2))
     for key in KEYS:
         assert key in results, key
     for key in KEYS[:-1]:
@@ -30,6 +34,8 @@ def test_bench_reports_documented_keys():
     assert results["bf16_speedup"] == pytest.approx(
         results["train_seq_per_s_bf16"] / results["train_seq_per_s"])
     assert results["gemm_bf16_gflops"] > 0
+    assert results["rollout_speedup_over_loop"] == pytest.approx(
+        results["rollout_frames_per_s"] / results["rollout_loop_frames_per_s"])
 
 
 def test_profile_trace_names_the_convolutions_as_the_top_ops(tmp_path):

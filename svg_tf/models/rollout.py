@@ -84,7 +84,7 @@ class Rollouts:
         actions = tf.concat([tf.tile(context_actions[:, None], [1, total, 1, 1]), futures], 2)
         encoded = self._traced.get(("encode_context", bn), lambda x: self._encode_context(
             x, SamplePasses(self, tf.shape(x)[0], 1, bn)))(context)
-        per_chunk = max(1, int(max_batch) // batch)
+        per_chunk = min(max(1, int(max_batch) // batch), total)
         chunks = []
         for start in range(0, total, per_chunk):
             rows = slice(start, start + per_chunk)
