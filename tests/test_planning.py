@@ -3,6 +3,7 @@ adapter's contract (in a fresh process), CEM and MPPI on closed-form costs, cont
 in pushed_mnist with the simulator as model, and the plan program's refusals."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -255,3 +256,22 @@ def test_plan_random_writes_the_json_the_docs_describe(tmp_path):
     figures = json.loads((tmp_path / "r.json").read_text())
     assert figures["episodes"] == 2 and figures["seconds_per_step"] == 0.0
     assert 0 <= figures["success_rate"] <= 1 and figures["mean_final_distance"] > 0
+
+
+def test_the_lpips_cost_is_zero_for_the_goal_itself(tmp_path):
+    """--cost=lpips: LPIPS to the goal averaged over the horizon, with weights made here."""
+    fixtures = os.path.join(os.path.dirname(__file__), "fixtures")
+    sys.path.insert(0, fixtures)
+    from lpips_weights import random_alexnet_state
+    from svg_tf.metrics.lpips_network import convert_weights
+
+    reference = dict(np.load(os.path.join(fixtures, "lpips_reference.npz")))
+    linear = {k.split("/", 1)[1]: v for k, v in reference.items() if k.startswith("linear/")}
+    path = str(tmp_path / "lpips_alex.npz")
+    np.savez(path, **convert_weights(random_alexnet_state(0), linear))
+    goal = np.random.default_rng(0).uniform(size=(64, 64, 1)).astype(np.float32)
+    frames = np.stack([np.broadcast_to(goal, (2, 64, 64, 1)), np.zeros((2, 64, 64, 1))])
+    costs = planning.make_cost("lpips", path)(frames, goal)
+    assert costs.shape == (2,) and costs[0] == pytest.approx(0, abs=1e-6) and costs[1] > 0.01
+    with pytest.raises(ValueError, match="cost=lpips needs lpips_weights"):
+        planning.make_cost("lpips")
