@@ -63,11 +63,7 @@ class Generation:
             raise ValueError(f"n_future={n_future}: at least one frame must be predicted")
         context = tf.convert_to_tensor(context, tf.float32)
         bn = self._bn_mode(bn, context)
-        if seed is None:
-            seed = [self.svg_config.seed, 0]
-        seed = tf.cast(tf.reshape(tf.convert_to_tensor(seed), [-1])[:2], tf.int64)
-        if seed.shape[0] == 1:
-            seed = tf.concat([seed, [0]], 0)
+        seed = self._seed_pair(seed)
         if noise is not None:
             noise = tuple(tf.convert_to_tensor(n, tf.float32) for n in noise)
         if self.conditioned:
@@ -84,6 +80,16 @@ class Generation:
         if return_prior:
             return frames, mu, sigma
         return frames
+
+    def _seed_pair(self, seed):
+        """A stateless seed: two int64s from an int or one or two ints (default: [config
+        seed, 0]; one int n means [n, 0])."""
+        if seed is None:
+            seed = [self.svg_config.seed, 0]
+        seed = tf.cast(tf.reshape(tf.convert_to_tensor(seed), [-1])[:2], tf.int64)
+        if seed.shape[0] == 1:
+            seed = tf.concat([seed, [0]], 0)
+        return seed
 
     def sample_graph(self, context, n_future, num_samples, seed, bn="running", noise=None,
                      actions=None):

@@ -46,6 +46,36 @@ class Rollouts:
         Example:
           >>> frames = model.rollout(context, candidates, context_actions)  # [1, 200, 10, ...]
         """
+        context, candidates, context_actions = self._rollout_inputs(
+            context, candidates, context_actions, samples_per_candidate)
+        c = self.svg_config
+        batch, n_past = context.shape[:2]
+        num, horizon = candidates.shape[1:3]
+        k = int(samples_per_candidate)
+        self._bn_mode(bn, context)
+        total = num * k
+        post_eps, prior_eps = self._rollout_noise(batch, n_past, horizon, total, seed, noise)
+        # All candidates' actions per sample row: [B, N*K, n_past - 1 + horizon, A].
+        futures = tf.repeat(tf.cast(candidates, tf.float32), k, axis=1)
+        actions = tf.concat([tf.tile(context_actions[:, None], [1, total, 1, 1]), futures], 2)
+        encoded = self._traced.get(("encode_context", bn), lambda x: self._encode_context(
+            x, SamplePasses(self, tf.shape(x)[0], 1, bn)))(context)
+        per_chunk = min(max(1, int(max_batch) // batch), total)
+        chunks = []
+        for start in range(0, total, per_chunk):
+            rows = slice(start, start + per_chunk)
+            chunks.append(self._rollout_chunk(bn)(
+                encoded, _padded(post_eps[:, :, rows], per_chunk, 2),
+                _padded(prior_eps[:, :, rows], per_chunk, 2),
+                _padded(actions[:, rows], per_chunk, 1),
+                tf.constant(per_chunk, tf.int32))[:, :min(per_chunk, total - start)])
+        frames = tf.concat(chunks, 1)  # [B, N*K, horizon, ...]
+        if k == 1:
+            return frames
+        return tf.reshape(frames, [batch, num, k, horizon, *c.frame_shape])
+
+    def _rollout_inputs(self, context, candidates, context_actions, samples_per_candidate):
+        """The inputs as float32 tensors, or a one-line ValueError saying what was expected."""
         if not self.conditioned:
             raise ValueError("this model is not conditioned on actions (conditioning=none): "
                              "its rollouts would not depend on the candidates")
@@ -76,27 +106,7 @@ class Rollouts:
         if k < 1 or num < 1 or horizon < 1:
             raise ValueError(f"need at least one candidate, one step and one sample per "
                              f"candidate (got N={num}, horizon={horizon}, K={k})")
-        self._bn_mode(bn, context)
-        total = num * k
-        post_eps, prior_eps = self._rollout_noise(batch, n_past, horizon, total, seed, noise)
-        # All candidates' actions per sample row: [B, N*K, n_past - 1 + horizon, A].
-        futures = tf.repeat(tf.cast(candidates, tf.float32), k, axis=1)
-        actions = tf.concat([tf.tile(context_actions[:, None], [1, total, 1, 1]), futures], 2)
-        encoded = self._traced.get(("encode_context", bn), lambda x: self._encode_context(
-            x, SamplePasses(self, tf.shape(x)[0], 1, bn)))(context)
-        per_chunk = min(max(1, int(max_batch) // batch), total)
-        chunks = []
-        for start in range(0, total, per_chunk):
-            rows = slice(start, start + per_chunk)
-            chunks.append(self._rollout_chunk(bn)(
-                encoded, _padded(post_eps[:, :, rows], per_chunk, 2),
-                _padded(prior_eps[:, :, rows], per_chunk, 2),
-                _padded(actions[:, rows], per_chunk, 1),
-                tf.constant(per_chunk, tf.int32))[:, :min(per_chunk, total - start)])
-        frames = tf.concat(chunks, 1)  # [B, N*K, horizon, ...]
-        if k == 1:
-            return frames
-        return tf.reshape(frames, [batch, num, k, horizon, *c.frame_shape])
+        return context, candidates, context_actions
 
     def _rollout_noise(self, batch, n_past, horizon, total, seed, noise):
         """Posterior eps `[n_past - 1, B, N*K, z]` and prior eps `[horizon, B, N*K, z]`:
@@ -111,12 +121,8 @@ class Rollouts:
                     raise ValueError(f"{name} noise must have shape {tuple(shape)}, got "
                                      f"{tuple(value.shape)}")
             return post, prior
-        if seed is None:
-            seed = [self.svg_config.seed, 0]
-        seed = tf.cast(tf.reshape(tf.convert_to_tensor(seed), [-1])[:2], tf.int64)
-        if seed.shape[0] == 1:
-            seed = tf.concat([seed, [0]], 0)
-        post_seed, prior_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        post_seed, prior_seed = tf.unstack(
+            tf.random.experimental.stateless_split(self._seed_pair(seed), 2))
         post = tf.random.stateless_normal([n_past - 1, batch, total, self.svg_config.z_dim],
                                           post_seed)
         prior = tf.random.stateless_normal([horizon, batch, total, width], prior_seed)
