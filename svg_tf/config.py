@@ -22,6 +22,7 @@ OPTIMIZERS = ("torch_adam", "keras_adam")
 MIXED_PRECISION = ("none", "float16", "bfloat16")
 SAMPLE_BN = ("batch", "running")
 CONDITIONINGS = ("none", "actions")
+ARCHITECTURES = ("svg", "svg_prime")  # svg_tf.models.architectures.REGISTRY builds them
 
 
 SECTIONS = ("model", "data", "training")
@@ -56,6 +57,13 @@ class SVGConfig:
                           choices=lambda: _dataset_names())
     model: str = _field("lp", "model", "lp: learned prior (SVG-LP); fp: fixed N(0, I) prior "
                         "(SVG-FP); det: deterministic LSTM baseline.", choices=MODELS)
+    architecture: str = _field(
+        "svg", "model", "svg: the paper's LSTMs on a vector h. svg_prime: SVG' (Villegas et "
+        "al. 2019), conv-LSTMs on the encoder's 8x8 feature map with a spatial z (backbone "
+        "vgg_map); its K (encoder/decoder channels) is --width/64 and its M (recurrent "
+        "channels) --rnn_size/512, and it starts from the SVG' defaults of the VP2 code (K "
+        "0.5, M 0.1: width 32, rnn_size 51; g_dim 128, z_dim 10, lr 3e-4).",
+        choices=ARCHITECTURES)
     backbone: str = _field("dcgan", "model", "Frame encoder/decoder.", choices=_backbone_names)
     image_size: int = _field(64, "model", "Frame size in pixels.", flag="image_width")
     channels: int = _field(1, "model", "Frame channels.")
@@ -121,6 +129,14 @@ class SVGConfig:
         data = _dataset_spec(self.dataset)
         _check_choice("model", self.model, MODELS)
         backbone = _backbone_spec(self.backbone)
+        _check_choice("architecture", self.architecture, ARCHITECTURES)
+        if _architecture_spec(self.architecture).on_map != (backbone.feature_map is not None):
+            maps = [n for n in _backbone_names() if _backbone_spec(n).feature_map]
+            raise ValueError(
+                f"backbone={self.backbone} does not fit architecture={self.architecture}: "
+                + (f"it needs a backbone whose h is a feature map ({', '.join(maps)})"
+                   if _architecture_spec(self.architecture).on_map else
+                   f"{self.backbone}'s h is a feature map, for architecture=svg_prime"))
         _check_choice("image_size", self.image_size,
                       [s for s in data.image_sizes if s in backbone.image_sizes])
         _check_choice("skip", self.skip, SKIP_MODES)
@@ -303,6 +319,8 @@ def get_config(dataset: str = DEFAULT_DATASET, model: str = "lp", preset: str | 
         _check_choice("preset", preset, list(PRESETS))
     values = dict(PRESETS[preset], dataset=dataset)
     values["model"] = model
+    # An architecture's own sizes (SVG': the VP2 defaults) replace the dataset preset's.
+    values.update(preset_data.ARCHITECTURE_SETTINGS.get(overrides.get("architecture"), {}))
     values.update(overrides)
     return SVGConfig(**values)
 
@@ -317,6 +335,12 @@ def _dataset_spec(name):
     from svg_tf import datasets  # the registries import TensorFlow: only when validating
 
     return datasets.spec(name)
+
+
+def _architecture_spec(name):
+    from svg_tf.models import architectures
+
+    return architectures.REGISTRY[name]
 
 
 def _backbone_spec(name):

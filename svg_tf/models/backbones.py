@@ -1,4 +1,5 @@
-"""Frame encoders and decoders: DCGAN (SM-MNIST) and VGG (KTH, BAIR) at 64 and 128 px.
+"""Frame encoders and decoders: DCGAN (SM-MNIST) and VGG (KTH, BAIR) at 64 and 128 px, and
+SVG''s VGG whose h is an 8x8 map (vgg_map).
 
 All take and return time-major groups of frames (`[G, B, ...]`, see layers.py). An encoder
 maps frames to `h` of size g_dim plus the skip tensors the decoder concatenates at each
@@ -167,6 +168,45 @@ class VGGDecoder(_Backbone):
         return x
 
 
+@keras.saving.register_keras_serializable(package="svg_tf")
+class VGGMapEncoder(VGGEncoder):
+    """SVG''s encoder: the VGG stages, ending at an 8x8 map instead of a vector (a 3x3 conv
+    to g_dim channels, BN and tanh after the last stage): h is `[G, B, 8, 8, g_dim]`."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.head = ConvBlock(self.g_dim, 3, activation="tanh",
+                              name=f"c{len(self.stages) + 1}")
+
+    def call(self, x, training=False):
+        skips = []
+        for s, blocks in enumerate(self.stage_blocks):
+            if s > 0:
+                x = _max_pool(x)
+            for block in blocks:
+                x = block(x, training=training)
+            skips.append(x)
+        return self.head(x, training=training), skips
+
+
+@keras.saving.register_keras_serializable(package="svg_tf")
+class VGGMapDecoder(VGGDecoder):
+    """The map encoder mirrored: a 3x3 conv from the 8x8 g map, then the VGG decoder's
+    stages (the innermost skip is already 8x8, so it is concatenated without up-sampling)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.head = ConvBlock(self.stages[-1], 3, name="upc1")
+
+    def call(self, g, skips, training=False):
+        x = self.head(g, training=training)
+        for s, (blocks, skip) in enumerate(zip(self.stage_blocks, reversed(skips))):
+            x = tf.concat([_upsample(x) if s > 0 else x, skip], axis=-1)
+            for block in blocks:
+                x = block(x, training=training)
+        return x
+
+
 def _max_pool(x):
     groups = tf.shape(x)[0]
     return split_groups(tf.nn.max_pool2d(merge_groups(x), 2, 2, "VALID"), groups)
@@ -224,6 +264,7 @@ class BackboneSpec:
     image_sizes: tuple[int, ...] = tuple(STAGE_MULTIPLIERS)
     authors_blocks: Callable[[Any, Any], list] | None = None
     authors_stage_key: str | None = None
+    feature_map: int | None = None  # h is a vector (None) or a square map of this size
 
 
 # Adding a backbone: its two layer classes plus one line here.
@@ -232,6 +273,7 @@ REGISTRY: dict[str, BackboneSpec] = {
                           authors_stage_key=r"c(\d+)\.main\.0\.weight"),
     "vgg": BackboneSpec(VGGEncoder, VGGDecoder, authors_blocks=_vgg_authors_blocks,
                         authors_stage_key=r"c(\d+)\.0\.main\.0\.weight"),
+    "vgg_map": BackboneSpec(VGGMapEncoder, VGGMapDecoder, feature_map=8),
 }
 BACKBONE_NAMES = tuple(REGISTRY)
 
@@ -249,4 +291,4 @@ def make_backbone(name, image_size=64, channels=1, g_dim=128, width=64):
 
 
 __all__ = ["BackboneSpec", "REGISTRY", "DCGANEncoder", "DCGANDecoder", "VGGEncoder",
-           "VGGDecoder", "make_backbone", "stage_channels"]
+           "VGGDecoder", "VGGMapEncoder", "VGGMapDecoder", "make_backbone", "stage_channels"]

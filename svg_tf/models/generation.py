@@ -125,8 +125,9 @@ class Generation:
         with scope():
             h, _ = self.encode(frames, training=training)
         prior, _ = self.prior.distribution(h[:-1])
-        return (tf.transpose(tf.cast(prior.loc, tf.float32), [1, 0, 2]),
-                tf.transpose(tf.cast(prior.scale, tf.float32), [1, 0, 2]))
+        batch_major = [1, 0, *range(2, prior.loc.shape.rank)]
+        return (tf.transpose(tf.cast(prior.loc, tf.float32), batch_major),
+                tf.transpose(tf.cast(prior.scale, tf.float32), batch_major))
 
     def _sample(self, context, n_future, num_samples, seed, noise=None, bn="running",
                 actions=None):
@@ -143,21 +144,22 @@ class Generation:
         h_prev, skips, predictor_states, prior_states = self._warm_up(
             self._encode_context(context, passes), passes, post_seed,
             None if noise is None else noise[0], None if acts is None else acts[:n_past - 1])
+        noise_shape = list(self.latent_prior.noise_shape)
         if noise is None:
             prior_noise = sample_major(tf.random.stateless_normal(
-                tf.stack([n_future, batch, num_samples, max(self.latent_prior.z_dim, 1)]),
-                prior_seed))
+                tf.stack([n_future, batch, num_samples, *noise_shape]), prior_seed))
         else:
             prior_noise = noise[1]
-        prior_noise = tf.reshape(prior_noise, tf.stack([n_future, passes.total, -1]))
+        prior_noise = tf.reshape(prior_noise, tf.stack([n_future, passes.total, *noise_shape]))
         frames, mu, sigma = self._roll_out(n_future, passes, h_prev, skips, predictor_states,
                                            prior_states, prior_noise,
                                            None if acts is None else acts[n_past - 1:])
         shape = tf.concat([[n_future, num_samples, batch], tf.shape(frames)[2:]], 0)
         frames = tf.transpose(tf.reshape(frames, shape), [2, 1, 0, 3, 4, 5])
-        stat_shape = tf.stack([n_future, num_samples, batch, self.latent_prior.z_dim])
-        mu = tf.transpose(tf.reshape(mu, stat_shape), [2, 1, 0, 3])
-        sigma = tf.transpose(tf.reshape(sigma, stat_shape), [2, 1, 0, 3])
+        stat_shape = tf.stack([n_future, num_samples, batch, *self.latent_prior.z_shape])
+        batch_major = [2, 1, 0, *range(3, 3 + len(self.latent_prior.z_shape))]
+        mu = tf.transpose(tf.reshape(mu, stat_shape), batch_major)
+        sigma = tf.transpose(tf.reshape(sigma, stat_shape), batch_major)
         return frames, mu, sigma
 
     def _encode_context(self, context, passes):
@@ -177,18 +179,18 @@ class Generation:
         h_ctx, skips_ctx = encoded
         n_past = h_ctx.shape[0]
         num_samples, batch, total = passes.num_samples, passes.batch, passes.total
-        h_ctx = tf.tile(h_ctx, [1, num_samples, 1])  # [P, S*B, g], sample-major
+        h_ctx = tf.tile(h_ctx, [1, num_samples] + [1] * (h_ctx.shape.rank - 2))  # sample-major
         predictor_states = self.frame_predictor.initial_state(total, h_ctx.dtype)
         prior_states = self.latent_prior.initial_state(total)
         if n_past > 1:
             if self.variant == "det":
                 inputs = h_ctx[:-1] if actions is None else predictor_input(
-                    h_ctx[:-1], h_ctx[:-1, :, :0], actions)
+                    h_ctx[:-1], h_ctx[:-1, ..., :0], actions)
             else:
                 posterior, _ = self.posterior.distribution(h_ctx[1:])
                 if eps is None:
                     eps = sample_major(tf.random.stateless_normal(
-                        tf.stack([n_past - 1, batch, num_samples, c.z_dim]), seed))
+                        tf.stack([n_past - 1, batch, num_samples, *self.z_shape]), seed))
                 eps = tf.reshape(eps, tf.shape(posterior.loc))
                 z = reparameterize(posterior, eps)
                 inputs = predictor_input(h_ctx[:-1], z, actions)
@@ -208,7 +210,7 @@ class Generation:
 
         def predict(t, h_prev, skips, predictor_states, prior_states):
             mu, sigma, prior_states = self.latent_prior.step(h_prev, prior_states, total)
-            z = mu + sigma * prior_noise[t][:, :z_dim]
+            z = mu + sigma * prior_noise[t][..., :z_dim]
             frame, predictor_states = self._generate_frame(
                 h_prev, z, skips, predictor_states, passes.decode,
                 None if actions is None else actions[t])
@@ -273,7 +275,8 @@ class Generation:
         with scope():
             h_true, skips_true = self.encode(frames, training=training)
         if self.variant == "det":
-            z_all = tf.zeros(tf.stack([seq_len - 1, tf.shape(frames)[1], 0]), h_true.dtype)
+            z_all = tf.zeros(tf.stack([seq_len - 1, tf.shape(frames)[1],
+                                       *self.latent_prior.z_shape]), h_true.dtype)
         else:
             z_all = tf.cast(self.posterior.distribution(h_true[1:])[0].loc, h_true.dtype)
         acts = (None if actions is None

@@ -23,8 +23,20 @@ def predictor_input(h, z, conditioning=None):
     conditioning input of the batch (e.g. actions), on the last axis. z has width 0 for the
     deterministic model. Training, sampling and reconstruction all build it here, so a
     conditioned variant changes this one place."""
-    extra = [] if conditioning is None else [tf.cast(conditioning, h.dtype)]
+    extra = [] if conditioning is None else [_tiled(tf.cast(conditioning, h.dtype), h)]
     return tf.concat([h, tf.cast(z, h.dtype)] + extra, axis=-1)
+
+
+def _tiled(conditioning, h):
+    """`[..., A]` tiled over h's feature map when h is one (SVG': the action at every
+    position of the 8x8 map, as the VP2 SVG' code feeds it)."""
+    missing = h.shape.rank - conditioning.shape.rank
+    if missing <= 0:
+        return conditioning
+    for _ in range(missing):
+        conditioning = conditioning[..., None, :]
+    return tf.broadcast_to(conditioning, tf.concat([tf.shape(h)[:-1],
+                                                    tf.shape(conditioning)[-1:]], 0))
 
 
 class SkipPolicy:
@@ -94,7 +106,7 @@ def check_batch_statistics(bn, videos):
 class LatentPrior(Protocol):
     """What training and generation ask of z's prior."""
 
-    z_dim: int
+    z_shape: tuple  # (z_dim,), or (s, s, z_dim) for a z map (SVG')
 
     def for_kl(self, h_prev, posterior, training=False):
         """The prior of every step `[T-1, B, z]` that the KL term compares with."""
@@ -109,11 +121,22 @@ class LatentPrior(Protocol):
         """(mu, sigma `[batch, z]`, states) of the next step."""
 
 
-class LearnedPrior:
+class _Latent:
+    """z's shape: `z_shape` (z_dim,) or (s, s, z_dim); `z_dim` its channels (0: no z);
+    `noise_shape` what sampling draws per step and sample (one dummy channel for no z)."""
+
+    def __init__(self, z_shape):
+        self.z_shape = tuple(z_shape)
+        self.z_dim = self.z_shape[-1]
+        self.noise_shape = (*self.z_shape[:-1], max(self.z_dim, 1))
+
+
+class LearnedPrior(_Latent):
     """SVG-LP's p(z_t | x_1:t-1): the prior LSTM, fed the previous frame's encoding."""
 
-    def __init__(self, lstm, z_dim):
-        self.lstm, self.z_dim = lstm, z_dim
+    def __init__(self, lstm, z_shape):
+        super().__init__(z_shape)
+        self.lstm = lstm
 
     def for_kl(self, h_prev, posterior, training=False):
         """The prior of every step `[T-1, B, z]` that the KL term compares with."""
@@ -133,11 +156,8 @@ class LearnedPrior:
         return prior.loc, prior.scale, states
 
 
-class FixedPrior:
+class FixedPrior(_Latent):
     """SVG-FP's N(0, I)."""
-
-    def __init__(self, z_dim):
-        self.z_dim = z_dim
 
     def for_kl(self, h_prev, posterior, training=False):
         return tfd.Normal(tf.zeros_like(posterior.loc), tf.ones_like(posterior.scale))
@@ -149,18 +169,20 @@ class FixedPrior:
         return states
 
     def step(self, h_prev, states, batch):
-        return tf.zeros([batch, self.z_dim]), tf.ones([batch, self.z_dim]), states
+        shape = tf.concat([[batch], self.z_shape], 0)
+        return tf.zeros(shape), tf.ones(shape), states
 
 
 class NoLatent(FixedPrior):
     """The deterministic baseline: no z (width 0), no KL."""
 
-    def __init__(self):
-        super().__init__(0)
+    def __init__(self, z_shape=(0,)):
+        super().__init__((*tuple(z_shape)[:-1], 0))
 
 
-def make_prior(model: str, lstm, z_dim: int):
+def make_prior(model: str, lstm, z_shape):
     """The latent prior of an SVG variant: lp -> LearnedPrior, fp -> FixedPrior, det ->
-    NoLatent."""
-    return {"lp": lambda: LearnedPrior(lstm, z_dim), "fp": lambda: FixedPrior(z_dim),
-            "det": NoLatent}[model]()
+    NoLatent; `z_shape` (z_dim,) or (s, s, z_dim)."""
+    z_shape = (z_shape,) if isinstance(z_shape, int) else tuple(z_shape)
+    return {"lp": lambda: LearnedPrior(lstm, z_shape), "fp": lambda: FixedPrior(z_shape),
+            "det": lambda: NoLatent(z_shape)}[model]()

@@ -111,11 +111,11 @@ class Rollouts:
     def _rollout_noise(self, batch, n_past, horizon, total, seed, noise):
         """Posterior eps `[n_past - 1, B, N*K, z]` and prior eps `[horizon, B, N*K, z]`:
         given, or drawn once from the seed for every candidate (sequence-major, as sample)."""
-        width = max(self.latent_prior.z_dim, 1)
+        noise_shape = list(self.latent_prior.noise_shape)
         if noise is not None:
             post, prior = (tf.convert_to_tensor(n, tf.float32) for n in noise)
-            expected = ([n_past - 1, batch, total, self.svg_config.z_dim],
-                        [horizon, batch, total, width])
+            expected = ([n_past - 1, batch, total, *self.z_shape],
+                        [horizon, batch, total, *noise_shape])
             for name, value, shape in zip(("posterior", "prior"), (post, prior), expected):
                 if self.variant != "det" and value.shape != tuple(shape):
                     raise ValueError(f"{name} noise must have shape {tuple(shape)}, got "
@@ -123,9 +123,8 @@ class Rollouts:
             return post, prior
         post_seed, prior_seed = tf.unstack(
             tf.random.experimental.stateless_split(self._seed_pair(seed), 2))
-        post = tf.random.stateless_normal([n_past - 1, batch, total, self.svg_config.z_dim],
-                                          post_seed)
-        prior = tf.random.stateless_normal([horizon, batch, total, width], prior_seed)
+        post = tf.random.stateless_normal([n_past - 1, batch, total, *self.z_shape], post_seed)
+        prior = tf.random.stateless_normal([horizon, batch, total, *noise_shape], prior_seed)
         return post, prior
 
     def _rollout_chunk(self, bn):
@@ -144,8 +143,8 @@ class Rollouts:
             acts = self.time_major_actions(rows, tf.shape(rows)[1])
             h_prev, skips, predictor_states, prior_states = self._warm_up(
                 encoded, passes, None, sample_major(post_eps), acts[:n_past - 1])
-            prior_noise = tf.reshape(sample_major(prior_eps),
-                                     tf.stack([horizon, passes.total, -1]))
+            prior_noise = tf.reshape(sample_major(prior_eps), tf.stack(
+                [horizon, passes.total, *self.latent_prior.noise_shape]))
             frames, _, _ = self._roll_out(horizon, passes, h_prev, skips, predictor_states,
                                           prior_states, prior_noise, acts[n_past - 1:])
             shape = tf.concat([[horizon, samples, batch], tf.shape(frames)[2:]], 0)

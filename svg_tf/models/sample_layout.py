@@ -37,10 +37,10 @@ class SamplePasses:
 
 
 def sample_major(noise):
-    """`[T, B, S, z]` -> `[T, S, B, z]`. Noise is drawn sequence-major, so sequence b's samples
-    get the same draws whatever else is in the batch, and laid out sample-major like the
-    tiled batch."""
-    return tf.transpose(noise, [0, 2, 1, 3])
+    """`[T, B, S, ...z]` -> `[T, S, B, ...z]`. Noise is drawn sequence-major, so sequence b's
+    samples get the same draws whatever else is in the batch, and laid out sample-major like
+    the tiled batch."""
+    return tf.transpose(noise, [0, 2, 1, *range(3, noise.shape.rank)])
 
 
 def tile_rows(x, times):

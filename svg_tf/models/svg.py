@@ -26,11 +26,13 @@ import tensorflow_probability as tfp
 
 from svg_tf.config import SVGConfig
 from svg_tf.config import get_config as preset_config
+from svg_tf.models.architectures import make_recurrent
+from svg_tf.models.backbones import REGISTRY as BACKBONES
 from svg_tf.models.backbones import make_backbone
 from svg_tf.models.generation import Generation, TracedFunctions
 from svg_tf.models.latents import SkipPolicy, encoder_call_order, make_prior, predictor_input
 from svg_tf.models.layers import batch_norm_updates, replica_position
-from svg_tf.models.recurrent import GaussianLSTM, LSTMStack, reparameterize
+from svg_tf.models.recurrent import reparameterize
 from svg_tf.models.rollout import Rollouts
 
 tfd = tfp.distributions
@@ -57,14 +59,13 @@ class SVG(Generation, Rollouts, keras.Model):
         self.encoder, self.decoder = make_backbone(
             c.backbone, image_size=c.image_size, channels=c.channels, g_dim=c.g_dim,
             width=c.width)
-        self.frame_predictor = LSTMStack(c.g_dim, c.rnn_size, c.predictor_rnn_layers,
-                                         name="frame_predictor")
-        self.posterior = (GaussianLSTM(c.z_dim, c.rnn_size, c.posterior_rnn_layers,
-                                       name="posterior") if c.model != "det" else None)
-        self.prior = (GaussianLSTM(c.z_dim, c.rnn_size, c.prior_rnn_layers, name="prior")
-                      if c.model == "lp" else None)
+        # h (and z) are vectors, or square maps for SVG' (the backbone says which size).
+        feature_map = BACKBONES[c.backbone].feature_map
+        self.z_shape = (c.z_dim,) if feature_map is None else (feature_map, feature_map,
+                                                                 c.z_dim)
+        self.frame_predictor, self.posterior, self.prior = make_recurrent(c, feature_map)
         # One object answers "what is z's prior" for training and generation alike.
-        self.latent_prior = make_prior(c.model, self.prior, c.z_dim)
+        self.latent_prior = make_prior(c.model, self.prior, self.z_shape)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.mse_tracker = keras.metrics.Mean(name="mse")
         self.kl_tracker = keras.metrics.Mean(name="kl")
@@ -137,8 +138,8 @@ class SVG(Generation, Rollouts, keras.Model):
 
         Args:
           x: videos `[B, T, H, W, C]` in [0, 1].
-          eps: posterior noise, time-major `[T-1, B, z_dim]` (None: zeros, i.e. the posterior
-            mean).
+          eps: posterior noise, time-major `[T-1, B, *z_shape]` (None: zeros, i.e. the
+            posterior mean).
           training: batch norm in training mode.
           actions: `[B, T, A]` for a model with conditioning=actions (actions[:, t] moves
             frame t to t+1; the last is unused); ignored otherwise.
@@ -166,7 +167,9 @@ class SVG(Generation, Rollouts, keras.Model):
                 eps = tf.zeros_like(posterior.loc)
             z = reparameterize(posterior, eps)
             prior = self.latent_prior.for_kl(h_prev, posterior, training=training)
-            kl = tf.reduce_mean(tf.reduce_sum(tfd.kl_divergence(posterior, prior), -1), -1)
+            latent_axes = list(range(2, 2 + len(self.z_shape)))  # z's channels (and map)
+            kl = tf.reduce_mean(tf.reduce_sum(tfd.kl_divergence(posterior, prior),
+                                              latent_axes), -1)
             inputs = predictor_input(h_prev, z, acts)
         g, _ = self.frame_predictor(inputs, training=training)
         index = self.skip_policy.indices(c.n_past, seq_len)
@@ -178,7 +181,7 @@ class SVG(Generation, Rollouts, keras.Model):
         return {"loss": loss, "mse": mse, "kl": kl, "predictions": predictions}
 
     def posterior_noise(self, x, salt=_TRAIN_SALT, step=None):
-        """eps `[T-1, B_local, z]` for this replica: a slice of the global batch's noise.
+        """eps `[T-1, B_local, *z_shape]` for this replica: a slice of the global batch's noise.
 
         A pure function of (config.seed, salt, step, replica), so runs are reproducible and
         independent of the number of replicas. `step` defaults to the optimizer's iteration.
@@ -193,7 +196,7 @@ class SVG(Generation, Rollouts, keras.Model):
             step = optimizer.iterations if optimizer is not None else 0
         seed = tf.stack([tf.cast(self.svg_config.seed, tf.int64) * 2 + salt,
                          tf.cast(step, tf.int64)])
-        shape = [x.shape[1] - 1, local * replicas, self.svg_config.z_dim]
+        shape = [x.shape[1] - 1, local * replicas, *self.z_shape]
         noise = tf.random.stateless_normal(tf.stack(shape), seed)
         start = tf.cast(replica, tf.int32) * local
         return noise[:, start:start + local]
