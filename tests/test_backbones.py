@@ -54,3 +54,14 @@ def test_encoder_and_decoder_round_trip_through_the_layer_harness(name, tmp_path
     h, skips = encoder(frames)
     check_layer(spec.decoder(image_size=64, channels=1, g_dim=8, width=4), (h, skips),
                 tmp_path / "decoder")
+
+
+@pytest.mark.parametrize("size", [64, 128])
+def test_the_map_backbone_gives_an_8x8_h_with_the_vgg_skips(size):
+    """SVG''s vgg_map: the VGG stages without the last pool and 4x4 head, h an 8x8 map."""
+    encoder, decoder = make_backbone("vgg_map", image_size=size, channels=3, g_dim=12, width=4)
+    frames = tf.random.uniform([2, 3, size, size, 3])
+    h, skips = encoder(frames, training=True)
+    assert h.shape == (2, 3, 8, 8, 12) and BACKBONES["vgg_map"].feature_map == 8
+    assert [s.shape[2] for s in skips] == [size // 2 ** k for k in range(len(skips))]
+    assert decoder(h, skips, training=True).shape == frames.shape

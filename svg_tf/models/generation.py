@@ -175,7 +175,6 @@ class Generation:
         fed with h_{t-1} through the predictor (and the learned prior), which warms up their
         states. Returns (h of the last context frame, the skips of the first predicted frame,
         predictor states, prior states), tiled to every sample."""
-        c = self.svg_config
         h_ctx, skips_ctx = encoded
         n_past = h_ctx.shape[0]
         num_samples, batch, total = passes.num_samples, passes.batch, passes.total
