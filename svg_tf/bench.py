@@ -1,6 +1,7 @@
 """Measure training, sampling and data speed against the convolution speed limit.
 
-    python -m svg_tf.bench [--config=smmnist|kth|bair] [--batch_size=16] [--json=FILE]
+    python -m svg_tf.bench [--config=smmnist|kth|bair] [--architecture=svg|svg_prime]
+        [--batch_size=16] [--json=FILE]
 
 A training step cannot be faster than the frame encoder and decoder, forward and backward,
 over the same frames (every frame encoded once, every predicted frame decoded once): that is
@@ -46,6 +47,9 @@ BENCH_PRESET = smmnist.SPEC.name
 def define_flags():
     """Flags of this program."""
     flags.DEFINE_enum("config", BENCH_PRESET, list(PRESETS), "Paper preset.")
+    flags.DEFINE_enum("architecture", "svg", ["svg", "svg_prime"],
+                      "svg: the paper's model at --config's sizes; svg_prime: SVG' at the VP2 "
+                      "sizes (on --config's dataset and horizon), for training and rollouts.")
     flags.DEFINE_integer("batch_size", 16, "Sequences per training step.")
     flags.DEFINE_integer("repeats", 5, "Measured repeats (after warm-up) per figure.")
     flags.DEFINE_integer("num_samples", 100, "Samples per sequence when timing model.sample.")
@@ -250,8 +254,8 @@ def run(config_name=BENCH_PRESET, batch_size=16, repeats=5, num_samples=100, jit
     from svg_tf.config import get_config
 
     config = get_config(config_name, batch_size=batch_size, **overrides)
-    results = {"config": config_name, "batch_size": batch_size,
-               "frames_per_sequence": config.seq_len}
+    results = {"config": config_name, "architecture": config.architecture,
+               "batch_size": batch_size, "frames_per_sequence": config.seq_len}
     modes = {"both": [False, True], "on": [True], "off": [False]}[jit]
     model = None
     for mode in modes:
@@ -330,8 +334,9 @@ def main(argv):
             print(f"{name:<40}{ms:>10.1f}{share:>8.1%}")
         print(f"trace: tensorboard --logdir={FLAGS.profile} (Profile tab)")
         return
+    architecture = {} if FLAGS.architecture == "svg" else {"architecture": FLAGS.architecture}
     results = run(FLAGS.config, FLAGS.batch_size, FLAGS.repeats, FLAGS.num_samples,
-                  FLAGS.jit_compile)
+                  FLAGS.jit_compile, rollout_overrides=architecture, **architecture)
     print(format_table(results))
     if FLAGS.json:
         with open(FLAGS.json, "w") as f:

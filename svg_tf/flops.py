@@ -37,7 +37,11 @@ def dense_flops(layer) -> int:
 
 
 def recurrent_flops(core) -> int:
-    """Forward FLOPs of one time step of an LSTM stack with its embedding and heads."""
+    """Forward FLOPs of one time step of an LSTM stack with its embedding and heads (for
+    SVG''s conv-LSTMs: every conv of the step, on the feature map)."""
+    convs = [layer for layer in core._flatten_layers() if isinstance(layer, keras.layers.Conv2D)]
+    if convs:
+        return sum(conv_flops(layer) for layer in convs)
     total = dense_flops(core.embed)
     for cell in core.cells:
         total += 2 * (math.prod(cell.kernel.shape) + math.prod(cell.recurrent_kernel.shape))

@@ -128,3 +128,13 @@ def test_programs_on_an_svg_prime_run(tmp_path):
                            text=True, timeout=300)
     assert child.returncode == 0, child.stderr[-3000:]
     assert child.stdout.split("\n")[-2] == "(2, 2, 3, 64, 64, 1) (2, 2, 3, 8, 8, 3)"
+
+
+def test_flops_count_the_conv_lstms_on_the_map(model):
+    """The bench's FLOPs (svg_tf.flops) count every 3x3 conv of a conv-LSTM step on the 8x8
+    map: 2 * 64 positions * 9 * (in * out) per conv."""
+    from svg_tf.flops import recurrent_flops
+
+    g, z, a, r = 8, 3, 2, 6  # TINY's g_dim, z_dim, the actions, rnn_size
+    expected = 2 * 64 * 9 * ((g + z + a) * r + 2 * (2 * r * 4 * r) + r * g)
+    assert recurrent_flops(model.frame_predictor) == expected

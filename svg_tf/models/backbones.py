@@ -119,8 +119,12 @@ class VGGEncoder(_Backbone):
             track_layers(self, f"stage{s}",
                          [ConvBlock(c, 3, name=f"c{s + 1}_{j + 1}") for j in range(depth[s])])
             for s, c in enumerate(self.stages)]
-        self.head = ConvBlock(self.g_dim, 4, padding="valid", activation="tanh",
-                              name=f"c{len(self.stages) + 1}")
+        self.head = self._head()
+
+    def _head(self):
+        """The 4x4 valid conv from the last pool's 4x4 map to h."""
+        return ConvBlock(self.g_dim, 4, padding="valid", activation="tanh",
+                         name=f"c{len(self.stages) + 1}")
 
     def build(self, input_shape):
         build_sublayers(self, input_shape)
@@ -143,7 +147,7 @@ class VGGDecoder(_Backbone):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         depth = [2, 2, 3, 3, 3]
-        self.head = ConvBlock(self.stages[-1], 4, padding="valid", transpose=True, name="upc1")
+        self.head = self._head()
         self.stage_blocks = []
         for s in reversed(range(len(self.stages))):
             c = self.stages[s]
@@ -155,6 +159,10 @@ class VGGDecoder(_Backbone):
                           ConvBlock(self.channels, 3, transpose=True, normalize=False,
                                     activation="sigmoid")]
             self.stage_blocks.append(track_layers(self, f"stage{s}", blocks))
+
+    def _head(self):
+        """The 4x4 transposed conv from h to a 4x4 map."""
+        return ConvBlock(self.stages[-1], 4, padding="valid", transpose=True, name="upc1")
 
     def build(self, g_shape, skips_shape):
         build_sublayers(self, g_shape, skips_shape)
@@ -173,10 +181,8 @@ class VGGMapEncoder(VGGEncoder):
     """SVG''s encoder: the VGG stages, ending at an 8x8 map instead of a vector (a 3x3 conv
     to g_dim channels, BN and tanh after the last stage): h is `[G, B, 8, 8, g_dim]`."""
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.head = ConvBlock(self.g_dim, 3, activation="tanh",
-                              name=f"c{len(self.stages) + 1}")
+    def _head(self):
+        return ConvBlock(self.g_dim, 3, activation="tanh", name=f"c{len(self.stages) + 1}")
 
     def call(self, x, training=False):
         skips = []
@@ -194,9 +200,8 @@ class VGGMapDecoder(VGGDecoder):
     """The map encoder mirrored: a 3x3 conv from the 8x8 g map, then the VGG decoder's
     stages (the innermost skip is already 8x8, so it is concatenated without up-sampling)."""
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.head = ConvBlock(self.stages[-1], 3, name="upc1")
+    def _head(self):
+        return ConvBlock(self.stages[-1], 3, name="upc1")
 
     def call(self, g, skips, training=False):
         x = self.head(g, training=training)
