@@ -22,6 +22,7 @@ OPTIMIZERS = ("torch_adam", "keras_adam")
 MIXED_PRECISION = ("none", "float16", "bfloat16")
 SAMPLE_BN = ("batch", "running")
 CONDITIONINGS = ("none", "actions")
+RECONSTRUCTIONS = ("mse", "l1")
 ARCHITECTURES = ("svg", "svg_prime")  # svg_tf.models.architectures.REGISTRY builds them
 
 
@@ -81,6 +82,9 @@ class SVGConfig:
     n_eval: int = _field(30, "data", "Frames (context + predicted) in evaluation and the "
                          "pictures of each epoch.")
     beta: float = _field(1e-4, "model", "Weight of the KL term.")
+    reconstruction: str = _field("mse", "model", "Reconstruction term of the loss: mse (the "
+                                 "paper) or l1 (mean absolute error, an option of the VP2 "
+                                 "SVG' code).", choices=RECONSTRUCTIONS)
     lr: float = _field(0.002, "training", "Adam learning rate (may change on resume).",
                        resumable=True)
     beta1: float = _field(0.9, "training", "Adam beta1 (may change on resume).",
@@ -144,6 +148,7 @@ class SVGConfig:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("sample_bn", self.sample_bn, SAMPLE_BN)
         _check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
+        _check_choice("reconstruction", self.reconstruction, RECONSTRUCTIONS)
         _check_positive_int("channels", self.channels)
         for name, most in SIZE_LIMITS.items():
             value = getattr(self, name)

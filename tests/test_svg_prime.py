@@ -138,3 +138,21 @@ def test_flops_count_the_conv_lstms_on_the_map(model):
     g, z, a, r = 8, 3, 2, 6  # TINY's g_dim, z_dim, the actions, rnn_size
     expected = 2 * 64 * 9 * ((g + z + a) * r + 2 * (2 * r * 4 * r) + r * g)
     assert recurrent_flops(model.frame_predictor) == expected
+
+
+def test_an_l1_reconstruction_term_is_the_mean_absolute_error():
+    """reconstruction=l1 (the VP2 SVG' code's option; mse, the paper's, is the default)."""
+    config = svg_tf.get_config("smmnist", "det", **TINY)
+    videos = tf.random.uniform([2, 4, 64, 64, 1], seed=3)
+    squared = build_model(config, compile=False)
+    absolute = build_model(config.replace(reconstruction="l1"), compile=False)
+    absolute.set_weights(squared.get_weights())
+    a, b = squared.elbo_terms(videos), absolute.elbo_terms(videos)
+    truth = tf.transpose(videos, [1, 0, 2, 3, 4])[1:]
+    np.testing.assert_allclose(b["predictions"], a["predictions"])
+    np.testing.assert_allclose(b["mse"], tf.reduce_mean(tf.abs(a["predictions"] - truth),
+                                                        [1, 2, 3, 4]), rtol=1e-5)
+    np.testing.assert_allclose(a["mse"], tf.reduce_mean(tf.square(a["predictions"] - truth),
+                                                        [1, 2, 3, 4]), rtol=1e-5)
+    with pytest.raises(ValueError, match="reconstruction='l2' is invalid"):
+        config.replace(reconstruction="l2")

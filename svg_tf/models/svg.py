@@ -145,7 +145,8 @@ class SVG(Generation, Rollouts, keras.Model):
             frame t to t+1; the last is unused); ignored otherwise.
 
         Returns:
-          A dict: mse `[T-1]` (mean over batch and pixels), kl `[T-1]` (summed over z, averaged
+          A dict: mse `[T-1]` (mean over batch and pixels; the mean absolute error with
+          reconstruction=l1), kl `[T-1]` (summed over z, averaged
           over the batch), loss (sum of mse + beta * sum of kl) and predictions, time-major
           `[T-1, B, H, W, C]`.
         """
@@ -175,8 +176,9 @@ class SVG(Generation, Rollouts, keras.Model):
         index = self.skip_policy.indices(c.n_past, seq_len)
         chosen = [tf.gather(s, index) for s in skips]
         predictions = self.decode(g, chosen, training=training)
-        error = tf.square(tf.cast(predictions, tf.float32) - tf.cast(frames[1:], tf.float32))
-        mse = tf.reduce_mean(error, axis=[1, 2, 3, 4])
+        difference = tf.cast(predictions, tf.float32) - tf.cast(frames[1:], tf.float32)
+        error = tf.abs(difference) if c.reconstruction == "l1" else tf.square(difference)
+        mse = tf.reduce_mean(error, axis=[1, 2, 3, 4])  # the reconstruction term (mse or l1)
         loss = tf.reduce_sum(mse) + c.beta * tf.reduce_sum(kl)
         return {"loss": loss, "mse": mse, "kl": kl, "predictions": predictions}
 
