@@ -78,6 +78,17 @@ def test_psnr_matches_scikit_image(channels):
     assert float(metrics.psnr(x, y)) == pytest.approx(expected, abs=1e-4)
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_mse_matches_scikit_image_and_ranks_low_as_best(channels):
+    from skimage.metrics import mean_squared_error
+
+    rng = np.random.default_rng(3)
+    x, y = _images("random", rng, channels)
+    assert float(metrics.mse(x, y)) == pytest.approx(mean_squared_error(x, y), rel=1e-5)
+    scores = np.array([[[0.3, 0.3], [0.1, 0.2], [0.5, 0.0]]])  # [B=1, S=3, T=2]
+    assert metrics.REGISTRY["mse"].best_sample(scores).tolist() == [1]
+
+
 def test_unknown_convention():
     with pytest.raises(ValueError, match="convention='box'"):
         metrics.ssim(np.zeros((8, 8, 1)), np.zeros((8, 8, 1)), "box")

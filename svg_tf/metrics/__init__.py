@@ -1,6 +1,6 @@
 """Metrics: the functions and one registry.
 
-Public functions: `ssim`, `psnr`, `lpips(x, y, weights=PATH)`, `frechet_distance(a, b)`,
+Public functions: `ssim`, `psnr`, `mse`, `lpips(x, y, weights=PATH)`, `frechet_distance(a, b)`,
 `best_of_n`, `mean_and_ci`. `REGISTRY` maps each --metrics name to its `Metric` (base.py):
 whether higher is better, its kind (per frame, or per set of videos), its convention and what
 it needs. Adding a metric is one new module plus one line below.
@@ -14,9 +14,10 @@ from svg_tf.metrics.frechet_video import FVD
 from svg_tf.metrics.learned_perceptual import LPIPS, lpips
 from svg_tf.metrics.peak_snr import PSNR, psnr
 from svg_tf.metrics.selection import SELECTIONS, best_of_n, mean_and_ci
+from svg_tf.metrics.squared_error import MSE, mse
 from svg_tf.metrics.structural import SSIM, SSIM_CONVENTIONS, SSIM_SVG, ssim
 
-REGISTRY: dict[str, Metric] = {m.name: m for m in (SSIM, SSIM_SVG, PSNR, LPIPS, FVD)}
+REGISTRY: dict[str, Metric] = {m.name: m for m in (SSIM, SSIM_SVG, PSNR, MSE, LPIPS, FVD)}
 # Metrics evaluated when --metrics is not given (plus those whose requirement is given).
 DEFAULT = ("ssim", "ssim_svg", "psnr")
 
@@ -43,6 +44,6 @@ def resolve(names=None, available=()) -> list[Metric]:
 
 
 __all__ = ["Metric", "FRAME", "VIDEO_SET", "REGISTRY", "DEFAULT", "resolve", "requirements",
-           "ssim", "psnr",
+           "ssim", "psnr", "mse",
            "lpips", "frechet_distance", "best_of_n", "mean_and_ci", "SSIM_CONVENTIONS",
            "SELECTIONS"]
