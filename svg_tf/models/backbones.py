@@ -129,7 +129,8 @@ class VGGEncoder(_Backbone):
     def build(self, input_shape):
         build_sublayers(self, input_shape)
 
-    def call(self, x, training=False):
+    def _stages(self, x, training):
+        """The VGG stages: (the last stage's output, the skip of every stage)."""
         skips = []
         for s, blocks in enumerate(self.stage_blocks):
             if s > 0:
@@ -137,6 +138,10 @@ class VGGEncoder(_Backbone):
             for block in blocks:
                 x = block(x, training=training)
             skips.append(x)
+        return x, skips
+
+    def call(self, x, training=False):
+        x, skips = self._stages(x, training)
         return _encode_head(self.head, _max_pool(x), training), skips
 
 
@@ -185,13 +190,7 @@ class VGGMapEncoder(VGGEncoder):
         return ConvBlock(self.g_dim, 3, activation="tanh", name=f"c{len(self.stages) + 1}")
 
     def call(self, x, training=False):
-        skips = []
-        for s, blocks in enumerate(self.stage_blocks):
-            if s > 0:
-                x = _max_pool(x)
-            for block in blocks:
-                x = block(x, training=training)
-            skips.append(x)
+        x, skips = self._stages(x, training)
         return self.head(x, training=training), skips
 
 

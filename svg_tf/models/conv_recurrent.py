@@ -17,8 +17,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from svg_tf.models.layers import build_sublayers, conv_init, track_layers
-from svg_tf.models.recurrent import normal
+from svg_tf.models.layers import conv_init, track_layers
+from svg_tf.models.recurrent import _LSTMCore, normal
 
 KERNEL = 3
 
@@ -62,51 +62,26 @@ class ConvLSTMCell(keras.layers.Layer):
         return config
 
 
-class _ConvLSTMCore(keras.layers.Layer):
-    """A 3x3 embedding conv plus a stack of conv-LSTM cells on a `map_size` square map."""
+class _ConvLSTMCore(_LSTMCore):
+    """A 3x3 embedding conv plus a stack of conv-LSTM cells on a `map_size` square map (the
+    vector core's loop over time, with a conv embedding and map-shaped states)."""
 
     def __init__(self, hidden_size=51, num_layers=1, map_size=8, **kwargs):
-        super().__init__(**kwargs)
+        keras.layers.Layer.__init__(self, **kwargs)
         self.hidden_size, self.num_layers, self.map_size = hidden_size, num_layers, map_size
         self.embed = _conv(hidden_size, "embed")
         self.cells = track_layers(self, "cell", [
             ConvLSTMCell(hidden_size, name=f"conv_lstm_{i}") for i in range(num_layers)])
 
-    def build(self, input_shape):
-        build_sublayers(self, input_shape)
+    def _state_shape(self):
+        return [self.map_size, self.map_size, self.hidden_size]
 
-    def initial_state(self, batch_size, dtype=tf.float32):
-        zeros = tf.zeros([batch_size, self.map_size, self.map_size, self.hidden_size], dtype)
-        return [[zeros, zeros] for _ in range(self.num_layers)]
-
-    def _cells_step(self, e, states, training=False):
-        new_states = []
-        for cell, state in zip(self.cells, states):
-            e, state = cell(e, state, training=training)
-            new_states.append(list(state))
-        return e, new_states
-
-    def _run(self, inputs, states, training):
-        """Top-layer outputs `[T, B, s, s, hidden]` for inputs `[T, B, s, s, in]` (T static)."""
-        steps = inputs.shape[0]
-        if steps is None:
-            raise ValueError("the time dimension of a recurrent input must be static")
-        if states is None:
-            states = self.initial_state(tf.shape(inputs)[1], inputs.dtype)
-        embedded = _over_time(self.embed, inputs)
-        outputs = []
-        for t in range(steps):
-            out, states = self._cells_step(embedded[t], states, training)
-            outputs.append(out)
-        if not outputs:
-            return tf.zeros([0, tf.shape(inputs)[1], self.map_size, self.map_size,
-                             self.hidden_size], inputs.dtype), states
-        return tf.stack(outputs), states
+    def _embed_sequence(self, inputs):
+        return _over_time(self.embed, inputs)
 
     def get_config(self):
         config = super().get_config()
-        config.update(hidden_size=self.hidden_size, num_layers=self.num_layers,
-                      map_size=self.map_size)
+        config.update(map_size=self.map_size)
         return config
 
 

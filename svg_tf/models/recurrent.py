@@ -86,8 +86,16 @@ class _LSTMCore(keras.layers.Layer):
         build_sublayers(self, input_shape)
 
     def initial_state(self, batch_size, dtype=tf.float32):
-        zeros = tf.zeros([batch_size, self.hidden_size], dtype)
+        zeros = tf.zeros([batch_size, *self._state_shape()], dtype)
         return [[zeros, zeros] for _ in range(self.num_layers)]
+
+    def _state_shape(self):
+        """One cell's h (and c) per sequence: a vector here, a map for conv-LSTMs."""
+        return [self.hidden_size]
+
+    def _embed_sequence(self, inputs):
+        """The embedding over a whole time-major sequence."""
+        return self.embed(inputs)
 
     def _cells_step(self, e, states, training=False):
         new_states = []
@@ -103,13 +111,14 @@ class _LSTMCore(keras.layers.Layer):
             raise ValueError("the time dimension of a recurrent input must be static")
         if states is None:
             states = self.initial_state(tf.shape(inputs)[1], inputs.dtype)
-        embedded = self.embed(inputs)
+        embedded = self._embed_sequence(inputs)
         outputs = []
         for t in range(steps):
             out, states = self._cells_step(embedded[t], states, training)
             outputs.append(out)
         if not outputs:
-            return tf.zeros([0, tf.shape(inputs)[1], self.hidden_size], inputs.dtype), states
+            return tf.zeros([0, tf.shape(inputs)[1], *self._state_shape()],
+                            inputs.dtype), states
         return tf.stack(outputs), states
 
     def get_config(self):
