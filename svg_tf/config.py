@@ -85,6 +85,9 @@ class SVGConfig:
     reconstruction: str = _field("mse", "model", "Reconstruction term of the loss: mse (the "
                                  "paper) or l1 (mean absolute error, an option of the VP2 "
                                  "SVG' code).", choices=RECONSTRUCTIONS)
+    lpips_weight: float = _field(0.0, "model", "Weight of an LPIPS term added to the loss, "
+                                 "lpips_weight * sum_t LPIPS(x_hat_t, x_t) (an option of the VP2 "
+                                 "SVG' code; 0: none, the paper). Needs --lpips_weights.")
     lr: float = _field(0.002, "training", "Adam learning rate (may change on resume).",
                        resumable=True)
     beta1: float = _field(0.9, "training", "Adam beta1 (may change on resume).",
@@ -163,6 +166,9 @@ class SVGConfig:
             raise ValueError(f"lr={self.lr!r} is invalid: expected a finite number > 0")
         if not _is_number(self.beta) or not 0 <= self.beta < math.inf:
             raise ValueError(f"beta={self.beta!r} is invalid: expected a finite number >= 0")
+        if not _is_number(self.lpips_weight) or not 0 <= self.lpips_weight < math.inf:
+            raise ValueError(f"lpips_weight={self.lpips_weight!r} is invalid: expected a finite "
+                             "number >= 0")
         if not _is_number(self.beta1) or not 0 <= self.beta1 < 1:
             raise ValueError(f"beta1={self.beta1!r} is invalid: expected a number in [0, 1)")
         if not _is_int(self.seed) or not 0 <= self.seed < 2 ** 31:

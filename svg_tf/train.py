@@ -23,6 +23,7 @@ FLAGS = flags.FLAGS
 # --help's headings: the config's fields go under their section, the other flags here.
 FLAG_GROUPS = {"data_dir": "data", "digits": "data", "verify_data": "data",
                "skip_corrupt": "data", "preset": "model", "summary_only": "model",
+               "lpips_weights": "model",
                "strategy": "training", "jit_compile": "training", "max_steps": "training",
                "logdir": "output", "checkpoint_every": "output", "keep_every": "output",
                "summary_every": "output", "verbose": "output"}
@@ -65,6 +66,10 @@ def define_flags():
                       "the paper's setting for real camera footage, VGG encoder, 10 context "
                       "frames; bair for robot-arm-like scenes with 2 context frames). Frame "
                       "size and channels always come from the prepared data.")
+    flags.DEFINE_string("lpips_weights", None,
+                        "LPIPS weights (.npz from python -m svg_tf.convert_lpips) of the loss's "
+                        "--lpips_weight term; give it on every call of such a run (resumes "
+                        "too: the run keeps no copy).")
     flags.DEFINE_string("logdir", None,
                         "Run directory (config, checkpoints, TensorBoard logs, samples). Default: "
                         "runs/<dataset>_<model>.")
@@ -219,7 +224,8 @@ def main(argv):
                        checkpoint_every=FLAGS.checkpoint_every,
                        summary_every=FLAGS.summary_every, jit_compile=FLAGS.jit_compile,
                        verbose=FLAGS.verbose, dataset_options=options,
-                       max_steps=FLAGS.max_steps, keep_every=FLAGS.keep_every)
+                       max_steps=FLAGS.max_steps, keep_every=FLAGS.keep_every,
+                       lpips_weights=FLAGS.lpips_weights)
     except FileReadError:  # a damaged run directory: one line naming the file (cli)
         raise
     except TrainingInterrupted as error:  # SIGINT/SIGTERM: saved, resumable

@@ -156,7 +156,7 @@ def _write_hparams(writer, config):
 def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
           checkpoint_every: int = 0, summary_every: int = 50, jit_compile=False,
           verbose: int = 1, dataset_options=None, max_steps=None, keep_every: int = 0,
-          log=print):
+          lpips_weights=None, log=print):
     """Train the run in `logdir` until config.niter epochs are done, resuming where it stopped.
 
     Nothing is written before the config, the model, the checkpoint and the first batch are
@@ -176,6 +176,9 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
       max_steps: stop after this many steps in this call (smoke runs, tests).
       keep_every: also keep every checkpoint whose step is a multiple of this in
         checkpoints/kept/ (never deleted), for analyses over training; 0: none.
+      lpips_weights: the LPIPS .npz (python -m svg_tf.convert_lpips) of the loss's
+        lpips_weight term; needed when config.lpips_weight > 0, on every call (a run
+        keeps no copy).
       log: where progress lines go.
 
     Returns:
@@ -195,6 +198,7 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
                          "(0: keep only the last three checkpoints)")
     logdir = run_dir.resolve(logdir)
     memory.check_training(config)  # before anything is built or read
+    perceptual = _perceptual_loss(config, lpips_weights)
     dataset_options = dict(dataset_options or {})
     strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
     replicas = strategy.num_replicas_in_sync
@@ -210,6 +214,7 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
     with strategy.scope():
         model = build_model(config, jit_compile=False)
         step_var = tf.Variable(0, dtype=tf.int64, name="step", trainable=False)
+    model.perceptual_loss = perceptual
     checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer, step=step_var)
     manager = tf.train.CheckpointManager(checkpoint, run_dir.checkpoint_dir(logdir),
                                          max_to_keep=3)
@@ -235,6 +240,21 @@ def train(config: SVGConfig, logdir: str, *, data_dir=None, strategy="auto",
                              verbose, max_steps, keep_every)
         with _StopSignals(log) as stop:
             return _loop(session, schedule, step, stream, first_batch, videos, stop)
+
+
+def _perceptual_loss(config, lpips_weights):
+    """The LPIPS term's network (None without one), its file checked before anything is
+    written; a file given for a run without the term is refused, not ignored."""
+    from svg_tf.models.perceptual_loss import PerceptualLoss, missing_weights_message
+
+    if not config.lpips_weight:
+        if lpips_weights:
+            raise ValueError(f"lpips_weights={lpips_weights} is given but lpips_weight is 0: "
+                             "set lpips_weight > 0 to add the LPIPS term, or leave the file out")
+        return None
+    if not lpips_weights:
+        raise ValueError(missing_weights_message(config.lpips_weight))
+    return PerceptualLoss(lpips_weights)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,17 +15,13 @@ from svg_tf.metrics.lpips_network import convert_weights
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 sys.path.insert(0, FIXTURES)
-from lpips_weights import random_alexnet_state  # noqa: E402
+from lpips_weights import random_alexnet_state, write_weights_file  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def lpips_setup(tmp_path_factory):
     """Weights file from the seeded AlexNet weights and the package's linear heads."""
-    reference = dict(np.load(os.path.join(FIXTURES, "lpips_reference.npz")))
-    linear = {k.split("/", 1)[1]: v for k, v in reference.items() if k.startswith("linear/")}
-    path = str(tmp_path_factory.mktemp("lpips") / "lpips_alex.npz")
-    np.savez(path, **convert_weights(random_alexnet_state(0), linear))
-    return path, reference
+    return write_weights_file(tmp_path_factory.mktemp("lpips") / "lpips_alex.npz")
 
 
 @pytest.mark.parametrize("kind", ["gray", "colour"])

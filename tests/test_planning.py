@@ -262,13 +262,9 @@ def test_the_lpips_cost_is_zero_for_the_goal_itself(tmp_path):
     """--cost=lpips: LPIPS to the goal averaged over the horizon, with weights made here."""
     fixtures = os.path.join(os.path.dirname(__file__), "fixtures")
     sys.path.insert(0, fixtures)
-    from lpips_weights import random_alexnet_state
-    from svg_tf.metrics.lpips_network import convert_weights
+    from lpips_weights import write_weights_file
 
-    reference = dict(np.load(os.path.join(fixtures, "lpips_reference.npz")))
-    linear = {k.split("/", 1)[1]: v for k, v in reference.items() if k.startswith("linear/")}
-    path = str(tmp_path / "lpips_alex.npz")
-    np.savez(path, **convert_weights(random_alexnet_state(0), linear))
+    path, _ = write_weights_file(tmp_path / "lpips_alex.npz")
     goal = np.random.default_rng(0).uniform(size=(64, 64, 1)).astype(np.float32)
     frames = np.stack([np.broadcast_to(goal, (2, 64, 64, 1)), np.zeros((2, 64, 64, 1))])
     costs = planning.make_cost("lpips", path)(frames, goal)

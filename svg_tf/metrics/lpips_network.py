@@ -66,7 +66,10 @@ def features(x, weights):
 
 
 @tf.function(reduce_retracing=True)
-def _distance(x, y, weights):
+def distance(x, y, weights):
+    """LPIPS per frame of `[N, H, W, C]` frames in [0, 1], in one pass and differentiable
+    (the loss term of svg_tf.models.perceptual_loss uses it); `weights`: load_weights'
+    table."""
     def prepare(v):
         if v.shape[-1] == 1:
             v = tf.repeat(v, 3, axis=-1)
@@ -101,6 +104,6 @@ def lpips(x, y, weights: str, batch_size: int = 256):
     lead = shape[:-3]
     frames_x = tf.reshape(x, tf.concat([[-1], tf.shape(x)[-3:]], 0))
     frames_y = tf.reshape(y, tf.concat([[-1], tf.shape(y)[-3:]], 0))
-    parts = [_distance(frames_x[i:i + batch_size], frames_y[i:i + batch_size], table)
+    parts = [distance(frames_x[i:i + batch_size], frames_y[i:i + batch_size], table)
              for i in range(0, int(frames_x.shape[0]), batch_size)]
     return tf.reshape(tf.concat(parts, 0), lead)

@@ -5,6 +5,7 @@ Training (paper section 3 and the authors' train_svg_lp.py), for t = 1 .. T-1 wi
     p_t = prior(h_{t-1}) (lp) | N(0, I) (fp);   g_t = predictor([h_{t-1}, z_t]);
     x_hat_t = dec(g_t, skips)
     loss = sum_t mse(x_hat_t, x_t) + beta * sum_t mean_batch sum_z KL(q_t || p_t)
+           [+ lpips_weight * sum_t mean_batch LPIPS(x_hat_t, x_t), perceptual_loss.py]
 Because every input of the recurrences is a ground-truth frame, all T frames are encoded in
 one batched call and all T-1 predictions decoded in one; only the LSTM cells loop over time.
 
@@ -32,6 +33,7 @@ from svg_tf.models.backbones import make_backbone
 from svg_tf.models.generation import Generation, TracedFunctions
 from svg_tf.models.latents import SkipPolicy, encoder_call_order, make_prior, predictor_input
 from svg_tf.models.layers import batch_norm_updates, replica_position
+from svg_tf.models.perceptual_loss import missing_weights_message
 from svg_tf.models.recurrent import reparameterize
 from svg_tf.models.rollout import Rollouts
 
@@ -69,6 +71,10 @@ class SVG(Generation, Rollouts, keras.Model):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.mse_tracker = keras.metrics.Mean(name="mse")
         self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.lpips_tracker = keras.metrics.Mean(name="lpips")
+        # The LPIPS term's network (perceptual_loss.PerceptualLoss(weights)) when
+        # lpips_weight > 0: training attaches it, as it is a file, not the model's state.
+        self.perceptual_loss = None
         # Traced generation functions per (purpose, batch-norm mode). A plain object: a dict
         # attribute would be tracked, and a SavedModel cannot save its tuple keys.
         self._traced = TracedFunctions()
@@ -97,7 +103,8 @@ class SVG(Generation, Rollouts, keras.Model):
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.mse_tracker, self.kl_tracker]
+        trackers = [self.loss_tracker, self.mse_tracker, self.kl_tracker]
+        return trackers + ([self.lpips_tracker] if self.svg_config.lpips_weight else [])
 
     def check_actions(self, actions, frames, what="actions"):
         """Refuse, in one line saying what was expected, actions that are not floats
@@ -133,7 +140,7 @@ class SVG(Generation, Rollouts, keras.Model):
         return tf.transpose(tf.cast(actions, self.compute_dtype), [1, 0, 2])
 
     # ------------------------------------------------------------------ training
-    def elbo_terms(self, x, eps=None, training=False, actions=None):
+    def elbo_terms(self, x, eps=None, training=False, actions=None, perceptual=True):
         """The per-step terms of the training loss (the paper's equation 1 with beta).
 
         Args:
@@ -143,11 +150,14 @@ class SVG(Generation, Rollouts, keras.Model):
           training: batch norm in training mode.
           actions: `[B, T, A]` for a model with conditioning=actions (actions[:, t] moves
             frame t to t+1; the last is unused); ignored otherwise.
+          perceptual: add the LPIPS term when lpips_weight > 0 (False: predictions only,
+            as building and `call` need).
 
         Returns:
           A dict: mse `[T-1]` (mean over batch and pixels; the mean absolute error with
-          reconstruction=l1), kl `[T-1]` (summed over z, averaged
-          over the batch), loss (sum of mse + beta * sum of kl) and predictions, time-major
+          reconstruction=l1), kl `[T-1]` (summed over z, averaged over the batch), lpips
+          `[T-1]` (mean over the batch; only with the LPIPS term), loss (sum of mse + beta *
+          sum of kl + lpips_weight * sum of lpips) and predictions, time-major
           `[T-1, B, H, W, C]`.
         """
         c = self.svg_config
@@ -180,7 +190,13 @@ class SVG(Generation, Rollouts, keras.Model):
         error = tf.abs(difference) if c.reconstruction == "l1" else tf.square(difference)
         mse = tf.reduce_mean(error, axis=[1, 2, 3, 4])  # the reconstruction term (mse or l1)
         loss = tf.reduce_sum(mse) + c.beta * tf.reduce_sum(kl)
-        return {"loss": loss, "mse": mse, "kl": kl, "predictions": predictions}
+        terms = {"mse": mse, "kl": kl, "predictions": predictions}
+        if c.lpips_weight and perceptual:
+            if self.perceptual_loss is None:
+                raise ValueError(missing_weights_message(c.lpips_weight))
+            terms["lpips"] = self.perceptual_loss.per_step(predictions, frames[1:])
+            loss += c.lpips_weight * tf.reduce_sum(terms["lpips"])
+        return {"loss": loss, **terms}
 
     def posterior_noise(self, x, salt=_TRAIN_SALT, step=None):
         """eps `[T-1, B_local, *z_shape]` for this replica: a slice of the global batch's noise.
@@ -208,6 +224,8 @@ class SVG(Generation, Rollouts, keras.Model):
         self.loss_tracker.update_state(terms["loss"] / frames)
         self.mse_tracker.update_state(tf.reduce_sum(terms["mse"]) / frames)
         self.kl_tracker.update_state(tf.reduce_sum(terms["kl"]) / frames)
+        if "lpips" in terms:
+            self.lpips_tracker.update_state(tf.reduce_sum(terms["lpips"]) / frames)
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):
@@ -234,8 +252,8 @@ class SVG(Generation, Rollouts, keras.Model):
         """Teacher-forced one-step predictions `[B, T-1, H, W, C]` with the posterior mean
         (`x`: videos, or {"video", "actions"} for a model conditioned on actions)."""
         x, actions = _unpack(x)
-        predictions = self.elbo_terms(x, None, training=training,
-                                      actions=actions)["predictions"]
+        predictions = self.elbo_terms(x, None, training=training, actions=actions,
+                                      perceptual=False)["predictions"]
         return tf.transpose(predictions, [1, 0, 2, 3, 4])
 
     def build(self, input_shape=None):
@@ -244,7 +262,7 @@ class SVG(Generation, Rollouts, keras.Model):
         c = self.svg_config
         dummy = tf.zeros([1, 2, *c.frame_shape], self.compute_dtype)
         actions = tf.zeros([1, 2, c.action_dim]) if self.conditioned else None
-        self.elbo_terms(dummy, None, training=False, actions=actions)
+        self.elbo_terms(dummy, None, training=False, actions=actions, perceptual=False)
         self.built = True
 
     # ------------------------------------------------------------------ serialisation
