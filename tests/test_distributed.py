@@ -1,6 +1,6 @@
 """Acceptance 5: a MirroredStrategy step on 2 logical CPUs equals a single-device step on the
-same global batch (loss and updated weights, 1e-5), in model.fit and in the product loop
-(train()). Both run in one subprocess because logical devices must be configured before
+same global batch (SVG and SVG'; loss and updated weights, 1e-5), in model.fit and in the
+product loop (train()). Both run in one subprocess because logical devices must be configured before
 TensorFlow initialises.
 
 Weights are compared after SGD steps: Adam's first update is lr * g / (|g| + eps), which turns
@@ -39,8 +39,11 @@ SCRIPT = textwrap.dedent("""
     result = {"fit": {}, "train": {}}
     # Adam on replicas is checked through the product training loop (train()) below.
     # fp differs from lp only in its prior, N(0, I), which holds nothing per replica.
-    for variant, optimizer in (("lp", "sgd"), ("det", "sgd")):
-        config = tiny_config(variant, beta=0.1)
+    # SVG' (conv-LSTMs on the map, a z map) as the third: its KL is summed over the map.
+    prime = dict(architecture="svg_prime", width=4, rnn_size=6, g_dim=8, z_dim=3)
+    for variant, optimizer, extra in (("lp", "sgd", {}), ("det", "sgd", {}),
+                                      ("lp", "sgd-svg_prime", prime)):
+        config = tiny_config(variant, beta=0.1, **extra)
         x = bouncing_squares(8, config.seq_len, seed=11)
         data = tf.data.Dataset.from_tensors(x).repeat()
         keras.utils.set_random_seed(0)
@@ -52,7 +55,7 @@ SCRIPT = textwrap.dedent("""
         mirrored.set_weights(initial)
         for model, scope in ((single, tf.distribute.get_strategy()), (mirrored, strategy)):
             with scope.scope():
-                model.compile(optimizer=keras.optimizers.SGD(0.1) if optimizer == "sgd"
+                model.compile(optimizer=keras.optimizers.SGD(0.1) if "sgd" in optimizer
                               else keras.optimizers.Adam(config.lr))
                 model.optimizer.build(model.trainable_variables)  # fit traces once
         out = {}
@@ -94,6 +97,7 @@ def replicas(tmp_path_factory):
 
 def test_mirrored_two_cpus_equals_single_device(replicas):
     result, _ = replicas
+    assert sorted(result["fit"]) == ["det-sgd", "lp-sgd", "lp-sgd-svg_prime"]
     for variant, r in result["fit"].items():
         assert r["replicas"] == 2
         single, mirrored = r["loss"]
@@ -101,7 +105,7 @@ def test_mirrored_two_cpus_equals_single_device(replicas):
         np.testing.assert_allclose(r["kl"][1], r["kl"][0], rtol=1e-5, atol=1e-8,
                                    err_msg=variant)
         assert r["max_weight_change"] > 1e-4, variant  # the steps did update the weights
-        if variant.endswith("sgd"):
+        if "sgd" in variant:
             assert r["max_weight_diff"] < 1e-5, (variant, r["max_weight_diff"])
 
 

@@ -41,3 +41,16 @@ def test_prior_over_training_reads_the_logged_value_at_or_before_a_step():
     table = markdown([{"step": 1000, "ratio": 1.014, "best_shift": -1,
                        "best_shift_ratio": 1.027, "loss": 0.0123, "kl": 0.45}])
     assert "| 1,000 | 1.014 | -1 (1.027) | 0.01230 | 0.450 |" in table
+
+
+def test_the_svg_prime_size_table_counts_the_closed_form():
+    """tools/svg_prime_sizes.py, the K/M table's source: K = width / 64, M = rnn_size / 512,
+    the recurrent parts as their closed form (g 128, z 10: predictor, posterior, prior)."""
+    from svg_prime_sizes import sizes
+    from test_conv_recurrent import closed_form
+
+    row = sizes("smmnist", 1 / 16, 6 / 512)
+    assert (row["width"], row["rnn_size"]) == (4, 6)
+    assert row["recurrent"] == (closed_form(128 + 10, 6, 2, 128, 1)
+                                + 2 * closed_form(128, 6, 1, 10, 2))
+    assert row["parameters"] > row["recurrent"] and row["gflop"] > 0

@@ -59,9 +59,12 @@ def test_mixed_precision_policy_keeps_weights_and_loss_in_float32():
     assert frames.dtype == tf.float32 and frames.shape == (4, 2, 2, 64, 64, 1)
 
 
-def test_bfloat16_step_matches_float32_and_is_recorded_in_the_config():
+@pytest.mark.parametrize("architecture", ["svg", "svg_prime"])
+def test_bfloat16_step_matches_float32_and_is_recorded_in_the_config(architecture):
     keras.utils.set_random_seed(0)
-    config = tiny_config("lp", batch_size=4, mixed_precision="bfloat16")
+    sizes = dict(width=4, rnn_size=6, g_dim=8, z_dim=3) if architecture == "svg_prime" else {}
+    config = tiny_config("lp", batch_size=4, mixed_precision="bfloat16",
+                         architecture=architecture, **sizes)
     model = build_model(config)
     assert model.encoder.compute_dtype == "bfloat16"
     assert all(w.dtype == "float32" for w in model.weights)

@@ -269,12 +269,18 @@ class BackboneSpec:
     authors_blocks: Callable[[Any, Any], list] | None = None
     authors_stage_key: str | None = None
     feature_map: int | None = None  # h is a vector (None) or a square map of this size
+    # Floats a training step keeps per frame, encoder and decoder together, per unit of
+    # width * image_size**2 (conv, batch-norm and activation outputs, skips, their copies for
+    # the decoder), measured as the peak-memory slope over the batch (svg_tf.memory's
+    # estimate): dcgan 5.0, vgg 33.3, vgg_map 34.3; rounded up.
+    maps_per_width_pixel: float = 36
 
 
 # Adding a backbone: its two layer classes plus one line here.
 REGISTRY: dict[str, BackboneSpec] = {
     "dcgan": BackboneSpec(DCGANEncoder, DCGANDecoder, authors_blocks=_dcgan_authors_blocks,
-                          authors_stage_key=r"c(\d+)\.main\.0\.weight"),
+                          authors_stage_key=r"c(\d+)\.main\.0\.weight",
+                          maps_per_width_pixel=6),
     "vgg": BackboneSpec(VGGEncoder, VGGDecoder, authors_blocks=_vgg_authors_blocks,
                         authors_stage_key=r"c(\d+)\.0\.main\.0\.weight"),
     "vgg_map": BackboneSpec(VGGMapEncoder, VGGMapDecoder, feature_map=8),
