@@ -78,7 +78,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in PRESET_LIST}
 # the VP2 benchmark ships (g_dim 128, rnn_size 512 x M 0.1 = 51 recurrent channels, K 0.5 =
 # width 32, z_dim 10, 2 predictor and 1 prior/posterior conv-LSTM layers, beta 1e-4, lr
 # 3e-4) and its batch of 50, which also keeps a 15-frame SM-MNIST step within 24 GB (the
-# datasets' 100 needs about 28). The horizon (n_past, n_future) stays the dataset's (VP2
+# datasets' 100 needs about 29). The horizon (n_past, n_future) stays the dataset's (VP2
 # trains its robot data with 2 context frames, 12 predicted).
 ARCHITECTURE_SETTINGS: dict[str, dict[str, Any]] = {
     "svg_prime": dict(architecture="svg_prime", backbone="vgg_map", g_dim=128, rnn_size=51,
